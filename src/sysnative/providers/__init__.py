@@ -1,0 +1,1 @@
+"""System package providers (apt first; dnf, conda and Homebrew later)."""
