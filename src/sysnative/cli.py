@@ -1,7 +1,172 @@
+"""Command line: ``sysnative install ...`` (pip's conventions), ``main(argv) -> int``.
+
+The only module that configures logging, prints, and maps errors to exit codes.
+"""
+
 from __future__ import annotations
 
+import argparse
+import logging
+import sys
+import traceback
 from collections.abc import Sequence
+
+from packaging.utils import canonicalize_name
+
+from sysnative import __version__
+from sysnative.errors import SysnativeError, UsageError
+from sysnative.route import Fallback, RoutePolicy
+
+logger = logging.getLogger("sysnative")
+
+PROVIDERS = ("apt",)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sysnative",
+        description="Install pure-Python wheels from the package index and native projects "
+        "from the system package manager.",
+    )
+    parser.add_argument("--version", action="version", version=f"sysnative {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    install = sub.add_parser(
+        "install",
+        help="install requirements (like pip install; --system-native routes native code to "
+        "the system)",
+        description="Without --system-native, the arguments go to `pip install` unchanged.",
+    )
+    install.add_argument("requirements", nargs="*", metavar="REQ", help="PEP 508 requirements")
+    install.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE",
+                         dest="requirement_files", help="install from a requirements file")
+    install.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
+                         dest="constraint_files", help="constrain versions with this file")
+    install.add_argument("--system-native", action="store_true",
+                         help="pure wheels from the index, native projects from the system")
+    install.add_argument("--dry-run", action="store_true",
+                         help="compute and show the plan, change nothing")
+    install.add_argument("--report", metavar="FILE",
+                         help="write the plan as versioned JSON ('-' for stdout)")
+    install.add_argument("--python", metavar="PATH",
+                         help="target interpreter or venv (default: the active venv, else "
+                         "this interpreter)")
+    install.add_argument("--provider", choices=PROVIDERS, default=None,
+                         help="system package manager (default: detected)")
+    install.add_argument("-i", "--index-url", metavar="URL", help="base URL of the package index")
+    install.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
+                         help="extra index URLs, as in pip")
+    install.add_argument("--native-fallback", choices=[f.value for f in Fallback],
+                         default=Fallback.ERROR.value,
+                         help="when the system cannot provide a native project: stop with an "
+                         "explanation (error, default) or take the index's platform wheel")
+    install.add_argument("--system", action="append", default=[], metavar="NAME",
+                         help="always take NAME from the system")
+    install.add_argument("--pypi", action="append", default=[], metavar="NAME",
+                         help="always take NAME from the index")
+    install.add_argument("--refresh", action="store_true",
+                         help="ignore cached index pages (metadata stays cached: it is immutable)")
+    install.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    install.add_argument("-q", "--quiet", action="count", default=0, help="less output")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["install"] and "--system-native" not in args_list:
+        return _hand_to_pip(args_list[1:])
+    parser = _parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    verbose = getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
+    _configure_logging(verbose)
+    try:
+        return _install(args, verbose)
+    except SysnativeError as exc:
+        _print_error(exc, verbose)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted; nothing was changed.", file=sys.stderr)
+        return 130
+
+
+def _hand_to_pip(args: list[str]) -> int:
+    from sysnative.runner import run_passthrough
+
+    return run_passthrough([sys.executable, "-m", "pip", "install", *args])
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 0 else logging.INFO if verbose == 0 else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s" if verbose <= 0 else
+                                           "%(name)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def _print_error(exc: SysnativeError, verbose: int) -> None:
+    if verbose > 0:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+
+
+def _install(args: argparse.Namespace, verbose: int) -> int:
+    from sysnative import environment, mapping, pipconfig, report, requirements
+    from sysnative.cache import Cache
+    from sysnative.index import SimpleIndexClient
+    from sysnative.pipeline import build_plan
+    from sysnative.providers import select_provider
+
+    if not args.dry_run:
+        raise UsageError(
+            "Carrying out the plan is not available yet in this version; only --dry-run is.",
+            "Add --dry-run to see what would be installed from where.",
+        )
+    reqs = requirements.collect(args.requirements, args.requirement_files, args.constraint_files)
+    if not reqs.requirements:
+        raise UsageError(
+            "Nothing to install: give requirements as arguments or with -r FILE.",
+            "For example: sysnative install --system-native --dry-run numpy requests",
+        )
+    target = environment.probe(environment.choose_interpreter(args.python))
+    provider = select_provider(args.provider)
+    table = mapping.load_builtin(provider.ecosystem)
+    config = pipconfig.load_index_config(
+        cli_index_url=args.index_url or reqs.index_url,
+        cli_extra_index_urls=[*reqs.extra_index_urls, *args.extra_index_url],
+        python=target.executable,
+    )
+    policy = RoutePolicy(
+        native_fallback=Fallback(args.native_fallback),
+        force_system=frozenset(canonicalize_name(n) for n in args.system),
+        force_pypi=frozenset(canonicalize_name(n) for n in args.pypi),
+    )
+    if policy.force_system & policy.force_pypi:
+        both = ", ".join(sorted(policy.force_system & policy.force_pypi))
+        raise UsageError(f"{both} cannot be forced to both --system and --pypi.")
+    index = SimpleIndexClient(config, Cache(), refresh=args.refresh)
+    try:
+        plan = build_plan(
+            reqs, target=target, index=index, provider=provider, mapping=table, policy=policy
+        )
+    finally:
+        index.close()
+    if args.report:
+        report.write_report(plan, args.report)
+    if verbose >= 0 and args.report != "-":
+        print(report.render_table(plan))
+        print()
+        for note in plan.notes:
+            print(f"note: {note}")
+        missing = [d for d in provider.site_dirs() if not target.sees(d)]
+        if missing and plan.system:
+            print(f"warning: {target.executable} cannot see {', '.join(missing)}, so the "
+                  "system packages would not be importable there. Use a venv created with "
+                  "--system-site-packages from the system's python3.")
+        print(report.summary(plan) + " (dry run: nothing was changed)")
     return 0

@@ -74,3 +74,12 @@ def run(
             "Run it by hand to see what it is waiting for.",
         ) from exc
     return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_passthrough(argv: Sequence[str]) -> int:
+    """Run ``argv`` with the terminal attached (for handing a command to pip unchanged)."""
+    logger.debug("handing over to %s", " ".join(argv))
+    try:
+        return subprocess.call(list(argv))
+    except FileNotFoundError as exc:
+        raise CommandNotFound(argv[0]) from exc

@@ -1,0 +1,837 @@
+"""The package index client: lists a project's files and reads wheels' core metadata.
+
+Sources, queried in pip's order and merged: the main index, every extra index (HTTP(S) or
+``file://`` PEP 503 trees) and every find-links location (local directories, local HTML
+files, or HTML pages). Both index page formats are understood: PEP 503 HTML and PEP 691
+JSON; the server picks via the ``Accept`` header and the ``Content-Type`` decides the parser.
+
+Yanked files (PEP 592) are *kept* in the lists with :attr:`IndexFile.yanked` set: only
+the caller knows whether a requirement pins the exact version (the one case where a
+yanked file may be chosen), so the caller filters.
+
+Resolving wants metadata for many candidates quickly, so a wheel's metadata is read the
+cheapest way that works: the PEP 658 ``.metadata`` file (also tried when not advertised,
+as some indexes serve it silently), then only the ``METADATA`` member through HTTP range
+requests, and only then the whole wheel. Results are cached on disk forever (keyed by the
+wheel's hash); pages are cached for a few minutes and revalidated with conditional GETs.
+Every fetch of a run goes through a per-URL memo, so prefetching from a thread pool and
+asking later never fetches anything twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from sysnative.cache import Cache, CachedPage
+from sysnative.errors import HashMismatch, IndexFailure, ProjectNotFound, SysnativeError
+from sysnative.http import HttpClient, Response, redact_url
+from sysnative.models import CoreMetadata, FileKind, IndexFile
+from sysnative.pipconfig import IndexConfig
+
+logger = logging.getLogger(__name__)
+
+#: Prefer PEP 691 JSON, accept PEP 503 HTML.
+ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, "
+    "application/vnd.pypi.simple.v1+html;q=0.1, "
+    "text/html;q=0.01"
+)
+#: Bytes asked from the end of a wheel by the first range request; covers the central
+#: directory of nearly every pure-Python wheel, so two requests usually suffice.
+TAIL_BYTES = 64 * 1024
+#: Smallest range fetched on a miss, so zipfile's many small reads cost one request.
+MIN_RANGE = 64 * 1024
+
+_INDEX_HINT = "Check the URL and your network, or choose another index with --index-url."
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class MetadataUnavailable(SysnativeError):
+    """Core metadata was asked for a file sysnative cannot read it from (e.g. an sdist)."""
+
+
+class IndexClient(Protocol):
+    """What the resolver needs from the indexes."""
+
+    def get_files(self, project: NormalizedName) -> tuple[IndexFile, ...]:
+        """Every file of ``project`` on every source (yanked ones marked, not dropped).
+
+        Raises :class:`ProjectNotFound` when no source knows the project.
+        """
+        ...
+
+    def get_metadata(self, file: IndexFile) -> CoreMetadata:
+        """The core metadata of a wheel."""
+        ...
+
+    def prefetch_files(self, projects: Iterable[NormalizedName]) -> None:
+        """Start fetching file lists in the background; returns at once."""
+        ...
+
+    def prefetch_metadata(self, files: Iterable[IndexFile]) -> None:
+        """Start fetching metadata in the background; returns at once."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# -- run-wide memo ---------------------------------------------------------------------
+
+
+class _Memo(Generic[K, V]):
+    """Compute each key once per run; concurrent askers wait for the first computation.
+
+    The first caller computes in its own thread (never by submitting and waiting on the
+    pool), so a pool worker waiting here can never deadlock the pool. Failures are
+    remembered too: the URL is not asked again, the error is raised to every asker.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[K, Future[V]] = {}
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
+
+
+# -- parsing: file names -----------------------------------------------------------------
+
+
+def make_index_file(
+    filename: str,
+    url: str,
+    *,
+    project: NormalizedName | None = None,
+    sha256: str | None = None,
+    requires_python: str | None = None,
+    yanked: str | None = None,
+    metadata: bool | str | None = None,
+    size: int | None = None,
+) -> IndexFile | None:
+    """An :class:`IndexFile`, or ``None`` for names that are not wheels/sdists of ``project``.
+
+    ``metadata`` is PEP 658's value: false/None, true, or the metadata file's sha256.
+    Names that do not parse (``.egg``, ``.exe``, legacy versions) are skipped silently, as
+    pip does.
+    """
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, tags = parse_wheel_filename(filename)
+            kind = FileKind.WHEEL
+        else:
+            name, version = parse_sdist_filename(filename)
+            tags = frozenset()
+            kind = FileKind.SDIST
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    if project is not None and name != project:
+        return None
+    return IndexFile(
+        project=name,
+        version=version,
+        filename=filename,
+        url=url,
+        kind=kind,
+        tags=tags,
+        sha256=sha256.lower() if sha256 else None,
+        requires_python=parse_requires_python(requires_python),
+        yanked=yanked,
+        metadata_advertised=bool(metadata),
+        metadata_sha256=metadata.lower() if isinstance(metadata, str) else None,
+        size=size,
+    )
+
+
+def parse_requires_python(value: str | None) -> SpecifierSet | None:
+    """A Requires-Python value; empty or invalid ones mean "no constraint", as in pip."""
+    if not value or not value.strip():
+        return None
+    try:
+        return SpecifierSet(value)
+    except InvalidSpecifier:
+        logger.debug("ignoring invalid requires-python %r", value)
+        return None
+
+
+# -- parsing: PEP 503 HTML ---------------------------------------------------------------
+
+
+class _AnchorParser(HTMLParser):
+    """Collects ``<a>`` attributes and the ``<base href>`` of a page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[dict[str, str | None]] = []
+        self.base: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.anchors.append(dict(attrs))
+        elif tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+
+
+def _metadata_attr(value: str | None) -> bool | str:
+    """PEP 658 attribute value: ``"true"``/no value -> True, ``"sha256=X"`` -> X."""
+    if value is None:
+        return True
+    value = value.strip()
+    if value.lower() == "false":
+        return False
+    algo, sep, digest = value.partition("=")
+    if sep and algo.lower() == "sha256" and digest:
+        return digest
+    return True
+
+
+def parse_html_page(
+    body: bytes | str, page_url: str, project: NormalizedName | None = None
+) -> tuple[IndexFile, ...]:
+    """Files linked from a PEP 503 page (attributes are HTML-unescaped by the parser)."""
+    text = body if isinstance(body, str) else body.decode("utf-8", errors="replace")
+    parser = _AnchorParser()
+    parser.feed(text)
+    parser.close()
+    base = urljoin(page_url, parser.base) if parser.base else page_url
+    files = []
+    for attrs in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, fragment = urldefrag(urljoin(base, href.strip()))
+        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        metadata_value: bool | str = False
+        if "data-core-metadata" in attrs:
+            metadata_value = _metadata_attr(attrs["data-core-metadata"])
+        elif "data-dist-info-metadata" in attrs:
+            metadata_value = _metadata_attr(attrs["data-dist-info-metadata"])
+        yanked = attrs.get("data-yanked", "") if "data-yanked" in attrs else None
+        found = make_index_file(
+            filename,
+            url,
+            project=project,
+            sha256=_fragment_sha256(fragment),
+            requires_python=attrs.get("data-requires-python"),
+            yanked=yanked,
+            metadata=metadata_value,
+        )
+        if found is not None:
+            files.append(found)
+    return tuple(files)
+
+
+def _fragment_sha256(fragment: str) -> str | None:
+    algo, sep, digest = fragment.partition("=")
+    return digest if sep and algo.lower() == "sha256" and digest else None
+
+
+# -- parsing: PEP 691 JSON ---------------------------------------------------------------
+
+
+def parse_json_page(
+    body: bytes | str, page_url: str, project: NormalizedName | None = None
+) -> tuple[IndexFile, ...]:
+    """Files listed on a PEP 691 JSON page; raises :class:`IndexFailure` on malformed JSON."""
+    try:
+        data = json.loads(body)
+        entries = data["files"]
+        if not isinstance(entries, list):
+            raise TypeError("files is not a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexFailure(
+            f"{redact_url(page_url)} is not a valid PEP 691 JSON page ({exc}).", _INDEX_HINT
+        ) from exc
+    files = []
+    for entry in entries:
+        found = _json_file(entry, page_url, project) if isinstance(entry, dict) else None
+        if found is not None:
+            files.append(found)
+    return tuple(files)
+
+
+def _json_file(
+    entry: Mapping[str, Any], page_url: str, project: NormalizedName | None
+) -> IndexFile | None:
+    filename, href = entry.get("filename"), entry.get("url")
+    if not isinstance(filename, str) or not isinstance(href, str):
+        return None
+    url = urldefrag(urljoin(page_url, href))[0]
+    hashes = entry.get("hashes")
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    yanked_value = entry.get("yanked", False)
+    yanked = yanked_value if isinstance(yanked_value, str) else ("" if yanked_value else None)
+    metadata = entry.get("core-metadata", entry.get("dist-info-metadata", False))
+    if isinstance(metadata, dict):
+        digest = metadata.get("sha256")
+        metadata = digest if isinstance(digest, str) and digest else True
+    requires_python = entry.get("requires-python")
+    size = entry.get("size")
+    return make_index_file(
+        filename,
+        url,
+        project=project,
+        sha256=sha256 if isinstance(sha256, str) else None,
+        requires_python=requires_python if isinstance(requires_python, str) else None,
+        yanked=yanked,
+        metadata=metadata if isinstance(metadata, (bool, str)) else False,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+    )
+
+
+def parse_page(
+    body: bytes, content_type: str, page_url: str, project: NormalizedName | None
+) -> tuple[IndexFile, ...]:
+    """Dispatch on the media type: JSON for ``*json``, HTML for everything else."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media.endswith("json"):
+        return parse_json_page(body, page_url, project)
+    charset = re.search(r"charset=\"?([\w.-]+)", content_type, re.IGNORECASE)
+    text = body.decode(charset.group(1) if charset else "utf-8", errors="replace")
+    return parse_html_page(text, page_url, project)
+
+
+# -- parsing: core metadata --------------------------------------------------------------
+
+
+def parse_core_metadata(data: bytes) -> CoreMetadata:
+    """The resolver's view of a METADATA file; unparsable requirement lines are skipped.
+
+    Raises ``ValueError`` when the name or version is missing or invalid: such data is not
+    core metadata at all (e.g. an error page served with status 200).
+    """
+    raw, _unparsed = parse_email(data)
+    name, version = raw.get("name"), raw.get("version")
+    if not name or not version:
+        raise ValueError("no Name or Version field")
+    requires = []
+    for line in raw.get("requires_dist", []):
+        try:
+            requires.append(Requirement(line))
+        except InvalidRequirement:
+            logger.debug("skipping unparsable Requires-Dist %r of %s", line, name)
+    extras = frozenset(canonicalize_name(e) for e in raw.get("provides_extra", []))
+    return CoreMetadata(
+        name=canonicalize_name(name),
+        version=Version(version),  # InvalidVersion is a ValueError
+        requires_dist=tuple(requires),
+        requires_python=parse_requires_python(raw.get("requires_python")),
+        provides_extra=extras,
+    )
+
+
+def _matches(meta: CoreMetadata, file: IndexFile) -> bool:
+    return meta.name == file.project and meta.version == file.version
+
+
+# -- lazy wheel reading ------------------------------------------------------------------
+
+
+class _RangeFile(io.RawIOBase):
+    """A seekable view of a remote file that fetches only the byte ranges ``zipfile`` reads."""
+
+    def __init__(
+        self, fetch: Callable[[int, int], bytes], size: int, tail: bytes, *, min_range: int
+    ) -> None:
+        super().__init__()
+        self._fetch = fetch
+        self._size = size
+        self._pos = 0
+        self._min_range = min_range
+        #: Disjoint fetched spans, as (start, data).
+        self._spans: list[tuple[int, bytes]] = [(size - len(tail), tail)] if tail else []
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            self._pos = offset
+        elif whence == io.SEEK_CUR:
+            self._pos += offset
+        else:
+            self._pos = self._size + offset
+        self._pos = max(0, self._pos)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        end = min(self._pos + len(buffer), self._size)
+        if end <= self._pos:
+            return 0
+        data = self._read_span(self._pos, end)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def _read_span(self, start: int, end: int) -> bytes:
+        for span_start, data in self._spans:
+            if span_start <= start and end <= span_start + len(data):
+                return data[start - span_start : end - span_start]
+        fetch_end = min(self._size, max(end, start + self._min_range))
+        data = self._fetch(start, fetch_end)
+        self._spans.append((start, data))
+        return data[: end - start]
+
+
+def _parse_content_range(value: str | None) -> tuple[int, int, int] | None:
+    """``bytes START-END/TOTAL`` -> (start, end inclusive, total)."""
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+)\s*", value or "")
+    if match is None:
+        return None
+    start, end, total = (int(g) for g in match.groups())
+    return start, end, total
+
+
+def _metadata_member(names: Iterable[str], project: NormalizedName) -> str | None:
+    """The top-level ``<name>-<version>.dist-info/METADATA`` of the wheel for ``project``."""
+    candidates = [n for n in names if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
+    for name in candidates:
+        dist = name.split("/", 1)[0][: -len(".dist-info")]
+        if canonicalize_name(dist.rsplit("-", 1)[0]) == project:
+            return name
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def read_wheel_metadata(source: Any, file: IndexFile) -> bytes:
+    """The METADATA member of a wheel given as a path or a seekable binary file object."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            member = _metadata_member(archive.namelist(), file.project)
+            if member is None:
+                raise IndexFailure(
+                    f"The wheel {file.filename} has no .dist-info/METADATA file.",
+                    "The file is broken; report it to the project or the index maintainers.",
+                )
+            return archive.read(member)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+        raise IndexFailure(
+            f"The wheel {file.filename} is not a valid zip file ({exc}).",
+            "The file is broken or was damaged on the way; try again, or report it.",
+        ) from exc
+
+
+# -- sources -----------------------------------------------------------------------------
+
+
+def _is_url(location: str) -> bool:
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", location))
+
+
+def _file_url_path(url: str) -> Path:
+    return Path(url2pathname(urlsplit(url).path))
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _with_userinfo_of(url: str, origin: str) -> str:
+    """Put ``origin``'s credentials back on ``url`` when both name the same host."""
+    origin_parts, parts = urlsplit(origin), urlsplit(url)
+    if "@" not in origin_parts.netloc or "@" in parts.netloc:
+        return url
+    if parts.hostname != origin_parts.hostname:
+        return url
+    userinfo = origin_parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class SimpleIndexClient:
+    """:class:`IndexClient` over PEP 503/691 indexes, ``file://`` indexes and find-links.
+
+    ``cache`` ``None`` disables the disk cache. ``refresh`` ignores the page TTL (pages are
+    revalidated with conditional GETs). ``max_workers`` bounds the prefetch thread pool.
+    """
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        cache: Cache | None = None,
+        *,
+        refresh: bool = False,
+        max_workers: int = 16,
+        http: HttpClient | None = None,
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        self.refresh = refresh
+        self.http = http or HttpClient(timeout=config.timeout, cafile=config.cert)
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="index")
+        self._files: _Memo[NormalizedName, tuple[IndexFile, ...]] = _Memo()
+        self._pages: _Memo[str, CachedPage] = _Memo()
+        self._links: _Memo[str, tuple[IndexFile, ...]] = _Memo()
+        self._metadata: _Memo[str, CoreMetadata] = _Memo()
+
+    # -- IndexClient ---------------------------------------------------------------------
+
+    def get_files(self, project: NormalizedName) -> tuple[IndexFile, ...]:
+        project = canonicalize_name(project)
+        return self._files.get(project, lambda: self._collect_files(project))
+
+    def get_metadata(self, file: IndexFile) -> CoreMetadata:
+        if file.kind is not FileKind.WHEEL:
+            raise MetadataUnavailable(
+                f"sysnative does not read metadata from the source distribution "
+                f"{file.filename}; it never builds packages.",
+                "This is a bug in sysnative: only wheels should reach this point.",
+            )
+        return self._metadata.get(file.url, lambda: self._load_metadata(file))
+
+    def prefetch_files(self, projects: Iterable[NormalizedName]) -> None:
+        for project in projects:
+            self._pool.submit(self._quietly, self.get_files, project)
+
+    def prefetch_metadata(self, files: Iterable[IndexFile]) -> None:
+        for file in files:
+            if file.kind is FileKind.WHEEL:
+                self._pool.submit(self._quietly, self.get_metadata, file)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.http.close()
+
+    def __enter__(self) -> SimpleIndexClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _quietly(function: Callable[[Any], object], argument: Any) -> None:
+        """Run a prefetch; its failure is remembered by the memo and raised on ``get_*``."""
+        try:
+            function(argument)
+        except Exception as exc:
+            logger.debug("prefetch of %s failed: %s", argument, exc)
+
+    # -- file lists ----------------------------------------------------------------------
+
+    def _collect_files(self, project: NormalizedName) -> tuple[IndexFile, ...]:
+        """Merge all sources in order; a URL listed by two sources appears once."""
+        found: list[IndexFile] = []
+        known = False
+        for index_url in self.config.index_urls:
+            files = self._index_files(index_url, project)
+            if files is not None:
+                known = True
+                found.extend(files)
+        for location in self.config.find_links:
+            files = tuple(f for f in self._find_links_files(location) if f.project == project)
+            if files:
+                known = True
+                found.extend(files)
+        if not known:
+            searched = (*self.config.index_urls, *self.config.find_links)
+            raise ProjectNotFound(project, tuple(redact_url(u) for u in searched))
+        seen: set[str] = set()
+        unique = []
+        for file in found:
+            if file.url not in seen:
+                seen.add(file.url)
+                unique.append(file)
+        return tuple(unique)
+
+    def _index_files(self, index_url: str, project: NormalizedName) -> tuple[IndexFile, ...] | None:
+        """The project's files on one index, or ``None`` when that index does not know it."""
+        page_url = index_url.rstrip("/") + f"/{project}/"
+        if index_url.startswith("file:"):
+            page_file = _file_url_path(page_url) / "index.html"
+            try:
+                body = page_file.read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                logger.debug("%s: not on %s", project, index_url)
+                return None
+            except OSError as exc:
+                raise IndexFailure(f"Cannot read {page_file}: {exc}.", _INDEX_HINT) from exc
+            logger.debug("read %s", page_file)
+            return parse_html_page(body, page_url, project)
+        page = self._pages.get(page_url, lambda: self._fetch_page(page_url))
+        if page.status == 404:
+            return None
+        files = parse_page(
+            page.body, page.content_type, _with_userinfo_of(page.url, page_url), project
+        )
+        return files
+
+    def _find_links_files(self, location: str) -> tuple[IndexFile, ...]:
+        """All files of one find-links location (listed once per run)."""
+        return self._links.get(location, lambda: self._list_find_links(location))
+
+    def _list_find_links(self, location: str) -> tuple[IndexFile, ...]:
+        if _is_url(location) and not location.startswith("file:"):
+            page = self._pages.get(location, lambda: self._fetch_page(location))
+            if page.status == 404:
+                logger.debug("find-links page %s does not exist", redact_url(location))
+                return ()
+            return parse_page(
+                page.body, page.content_type, _with_userinfo_of(page.url, location), None
+            )
+        path = _file_url_path(location) if _is_url(location) else Path(location).absolute()
+        if path.is_dir():
+            files = (
+                make_index_file(entry.name, entry.as_uri(), size=entry.stat().st_size)
+                for entry in sorted(path.iterdir())
+                if entry.is_file()
+            )
+            return tuple(f for f in files if f is not None)
+        if path.is_file():
+            return parse_html_page(path.read_bytes(), path.as_uri(), None)
+        logger.debug("find-links location %s does not exist", location)
+        return ()
+
+    def _fetch_page(self, url: str) -> CachedPage:
+        """An index page through the disk cache: fresh copy, 304 revalidation, or a GET."""
+        key = redact_url(url)
+        cached = self.cache.get_page(key) if self.cache is not None else None
+        ttl = self.cache.page_ttl if self.cache is not None else 0.0
+        if cached is not None and not self.refresh and cached.is_fresh(ttl):
+            logger.debug("page %s: cache hit", key)
+            return cached
+        headers = {"Accept": ACCEPT}
+        if cached is not None and cached.status == 200:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        logger.debug("page %s: fetching (cached copy: %s)", key, cached is not None)
+        response = self.http.get(url, headers)
+        page = self._page_from_response(url, response, cached)
+        if self.cache is not None:
+            self.cache.put_page(page, key_url=key)
+        return page
+
+    @staticmethod
+    def _page_from_response(url: str, response: Response, cached: CachedPage | None) -> CachedPage:
+        now = time.time()
+        if response.status == 304 and cached is not None:
+            logger.debug("page %s: not modified", redact_url(url))
+            return cached.revalidated(now)
+        if response.status in (404, 410):
+            return CachedPage(_strip_userinfo(response.url), 404, "", b"", now)
+        if response.status != 200:
+            hint = _INDEX_HINT
+            if response.status in (401, 403):
+                hint = "Check the credentials for this index (user:password@ in the URL)."
+            raise IndexFailure(
+                f"Could not get {redact_url(url)}: HTTP {response.status} {response.reason}.",
+                hint,
+            )
+        return CachedPage(
+            url=_strip_userinfo(response.url),
+            status=200,
+            content_type=response.header("content-type") or "text/html",
+            body=response.body,
+            fetched_at=now,
+            etag=response.header("etag"),
+            last_modified=response.header("last-modified"),
+        )
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def _metadata_key(self, file: IndexFile) -> str:
+        if file.sha256:
+            return f"sha256:{file.sha256}"
+        if file.url.startswith("file:"):
+            path = _file_url_path(file.url)
+            try:
+                stat = path.stat()
+            except OSError:
+                return f"url:{file.url}"
+            return f"local:{path}:{stat.st_size}:{stat.st_mtime_ns}"
+        return f"url:{redact_url(file.url)}"
+
+    def _load_metadata(self, file: IndexFile) -> CoreMetadata:
+        key = self._metadata_key(file)
+        if self.cache is not None:
+            data = self.cache.get_blob("metadata", key)
+            if data is not None:
+                try:
+                    return parse_core_metadata(data)
+                except ValueError:
+                    self.cache.drop_blob("metadata", key)
+        logger.debug("metadata of %s: fetching", file.filename)
+        data = self._fetch_metadata(file)
+        try:
+            meta = parse_core_metadata(data)
+        except ValueError as exc:
+            raise IndexFailure(
+                f"The metadata of {file.filename} cannot be parsed ({exc}).",
+                "The file is broken; report it to the project or the index maintainers.",
+            ) from exc
+        if not _matches(meta, file):
+            raise IndexFailure(
+                f"The metadata of {file.filename} names {meta.name} {meta.version}, "
+                f"not {file.project} {file.version}.",
+                "The file is broken; report it to the project or the index maintainers.",
+            )
+        if self.cache is not None:
+            self.cache.put_blob("metadata", key, data)
+        return meta
+
+    def _fetch_metadata(self, file: IndexFile) -> bytes:
+        """The METADATA bytes, the cheapest way: .metadata, range requests, whole wheel."""
+        if file.url.startswith("file:"):
+            return read_wheel_metadata(_file_url_path(file.url), file)
+        data = self._metadata_file(file)
+        if data is not None:
+            return data
+        return self._wheel_metadata_by_range(file)
+
+    def _metadata_file(self, file: IndexFile) -> bytes | None:
+        """PEP 658 ``<url>.metadata``: trusted (and hash-checked) when advertised, else
+        accepted only when it parses as this wheel's metadata."""
+        url = file.url + ".metadata"
+        response = self.http.get(url, {"Accept-Encoding": "gzip"})
+        if response.status != 200:
+            if file.metadata_advertised:
+                logger.debug("advertised %s answered %s", redact_url(url), response.status)
+            return None
+        data = response.body
+        if file.metadata_advertised:
+            if file.metadata_sha256 and _sha256(data) != file.metadata_sha256:
+                raise _hash_mismatch(
+                    file.filename + ".metadata", url, file.metadata_sha256, _sha256(data)
+                )
+            logger.debug("metadata of %s: from advertised .metadata", file.filename)
+            return data
+        try:
+            meta = parse_core_metadata(data)
+        except ValueError:
+            return None
+        if not _matches(meta, file):
+            return None
+        logger.debug("metadata of %s: from unadvertised .metadata", file.filename)
+        return data
+
+    def _wheel_metadata_by_range(self, file: IndexFile) -> bytes:
+        """Read the central directory and the METADATA member with range requests.
+
+        A server that ignores ``Range`` answers 200 with the whole wheel, which is then
+        used (and hash-checked) as a full download.
+        """
+        response = self.http.get(
+            file.url, {"Range": f"bytes=-{TAIL_BYTES}", "Accept-Encoding": "identity"}
+        )
+        if response.status == 200:
+            logger.debug("metadata of %s: server ignored Range, full body", file.filename)
+            return self._metadata_from_whole(file, response.body)
+        content_range = _parse_content_range(response.header("content-range"))
+        if response.status != 206 or content_range is None:
+            if response.status == 404:
+                raise IndexFailure(
+                    f"Could not get {redact_url(file.url)}: HTTP 404 {response.reason}.",
+                    _INDEX_HINT,
+                )
+            logger.debug("range request for %s answered %s", file.filename, response.status)
+            return self._download_metadata(file)
+        start, end, total = content_range
+        if start != total - len(response.body) or end != total - 1:
+            return self._download_metadata(file)
+
+        def fetch(first: int, stop: int) -> bytes:
+            return self._fetch_range(file, first, stop)
+
+        logger.debug("metadata of %s: by range requests", file.filename)
+        return read_wheel_metadata(
+            _RangeFile(fetch, total, response.body, min_range=MIN_RANGE), file
+        )
+
+    def _fetch_range(self, file: IndexFile, start: int, stop: int) -> bytes:
+        response = self.http.get(
+            file.url, {"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"}
+        )
+        if response.status == 200:
+            return response.body[start:stop]
+        found = _parse_content_range(response.header("content-range"))
+        if response.status != 206 or found is None or found[0] != start:
+            raise IndexFailure(
+                f"Range request for {redact_url(file.url)} failed: "
+                f"HTTP {response.status} {response.reason}.",
+                _INDEX_HINT,
+            )
+        return response.body
+
+    def _download_metadata(self, file: IndexFile) -> bytes:
+        response = self.http.get(file.url)
+        if response.status != 200:
+            raise IndexFailure(
+                f"Could not get {redact_url(file.url)}: HTTP {response.status} {response.reason}.",
+                _INDEX_HINT,
+            )
+        logger.debug("metadata of %s: full download", file.filename)
+        return self._metadata_from_whole(file, response.body)
+
+    def _metadata_from_whole(self, file: IndexFile, body: bytes) -> bytes:
+        if file.sha256:
+            actual = _sha256(body)
+            if actual != file.sha256:
+                raise _hash_mismatch(file.filename, file.url, file.sha256, actual)
+        return read_wheel_metadata(io.BytesIO(body), file)
+
+
+def _hash_mismatch(filename: str, url: str, expected: str, actual: str) -> HashMismatch:
+    return HashMismatch(
+        f"The file {filename} from {redact_url(url)} does not match the hash the index "
+        f"announced: expected sha256 {expected}, got {actual}.",
+        "The index, a proxy or the network damaged or changed the file; try again later, "
+        "and report it to the index maintainers if it persists.",
+    )
+
+
+def open_index_client(
+    config: IndexConfig, *, refresh: bool = False, cache_dir: str | os.PathLike[str] | None = None
+) -> SimpleIndexClient:
+    """A :class:`SimpleIndexClient` with the default disk cache."""
+    return SimpleIndexClient(config, Cache(cache_dir), refresh=refresh)

@@ -1,0 +1,534 @@
+"""PyPI-project to system-package name mapping tables (PEP 804 ``{ecosystem}.mapping.json``).
+
+sysnative decides, for every native project in a resolution, which system package provides
+it. That knowledge lives in data files shaped like PEP 804 mappings, one per ecosystem::
+
+    {"name": "debian", "mappings": [{"id": "dep:pypi/numpy", "specs": ["python3-numpy"]}], ...}
+
+This module reads such files, validates them, and answers two questions quickly:
+
+* :meth:`MappingTable.lookup` -- which packages provide a PyPI project (forward direction);
+* :meth:`MappingTable.reverse` -- which PyPI project a system package is (reverse direction,
+  used to map an apt install closure back to the projects it satisfies).
+
+Why validate so strictly at load time: package names from these files end up on the command
+line of a privileged package manager. A name such as ``-o APT::...`` or ``foo;rm -rf`` must
+never get that far, so every name must match Debian's package-name grammar before a table
+exists at all. A malformed user file is reported with the file and the entry at fault, because
+"invalid mapping" alone is useless to someone editing a five-thousand-line JSON file.
+
+Why it is fast: the built-in table is loaded on every sysnative invocation. Parsing is one
+``json.loads`` plus one pass over the entries with precompiled regular expressions; nothing
+is normalised twice, and the built-in table is cached per process.
+
+sysnative-specific data lives, as PEP 804 allows, in each entry's ``extra_metadata``:
+
+``dist_names``
+    the distribution names the package registers (``dist-info``/``egg-info``) when they
+    differ from the project name; ``[]`` when it registers none (opencv on Debian).
+``version_rule``
+    dh-python's upstream-to-Debian version translation (``PEP386``, ``s/^/1:/``).
+``alias_of``
+    this project is another name for the canonical project given here (``psycopg2-binary``
+    -> ``psycopg2``); an alias never claims the reverse direction.
+``primary_for``
+    the packages whose reverse lookup names this project. Absent means "all of ``specs``"
+    (or none for an alias); present only where several projects share one package.
+``note``
+    why the entry is what it is (curated entries always say).
+
+Unlike PEP 804, where a ``specs`` list means "all of these", sysnative reads a list as
+alternatives in order of preference: ``packages[0]`` is the package to install, the rest are
+other packages that also provide the project (``simpy``: ``python3-simpy3`` then the old
+``python3-simpy``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn, cast
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from sysnative.errors import MappingError
+
+__all__ = [
+    "MappingEntry",
+    "MappingTable",
+    "load_builtin",
+    "load_file",
+    "loads",
+]
+
+#: Debian policy §5.6.7: lower case letters, digits, ``+``, ``-``, ``.``; at least two
+#: characters; must start with an alphanumeric. Anything else (whitespace, shell or glob
+#: metacharacters, a leading ``-`` that apt would read as an option) is refused.
+_PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+#: A canonical (``packaging.utils.canonicalize_name``) and valid (PEP 508) project name.
+_CANONICAL_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_ID_PREFIX = "dep:pypi/"
+_ID_RE = re.compile(r"dep:pypi/([a-z0-9]+(?:-[a-z0-9]+)*)")
+#: PEP 804 ecosystem identifiers, e.g. ``debian`` or ``debian+12``.
+_ECOSYSTEM_RE = re.compile(r"[a-z0-9][a-z0-9._-]*(?:\+[a-z0-9._-]+)?")
+_SPEC_CATEGORIES = frozenset({"build", "host", "build_host", "run"})
+_BUILTIN_PREFIX = "built-in:"
+
+
+@dataclass(frozen=True)
+class MappingEntry:
+    """What one mapping file says about one PyPI project.
+
+    ``dist_names`` is ``None`` when the system package registers the project under its own
+    name (the common case, compared after canonicalisation), and ``()`` when it registers no
+    distribution metadata at all, so "installed?" can only be answered by the package manager.
+    """
+
+    project: NormalizedName
+    #: Packages that provide the project, preferred first. Empty: the ecosystem has none.
+    packages: tuple[str, ...]
+    dist_names: tuple[str, ...] | None
+    version_rule: str | None
+    alias_of: NormalizedName | None
+    note: str | None
+    #: The file the entry came from, or ``"built-in:<ecosystem>"``.
+    origin: str
+    #: Packages whose reverse lookup names this project (see the module docstring).
+    primary_for: tuple[str, ...] = ()
+
+    @property
+    def preferred(self) -> str | None:
+        """The package to install, or ``None`` when the ecosystem does not ship the project."""
+        return self.packages[0] if self.packages else None
+
+
+class MappingTable:
+    """An immutable, validated mapping for one ecosystem.
+
+    Build one with :func:`load_builtin`, :func:`load_file` or :func:`loads`; combine several
+    with :meth:`layered`. Tables are never mutated after construction, so they can be cached
+    and shared freely.
+    """
+
+    __slots__ = ("_by_package", "_entries", "_origins", "_provenance", "_reverse", "ecosystem")
+
+    def __init__(
+        self,
+        ecosystem: str,
+        entries: Iterable[MappingEntry],
+        provenance: Mapping[str, object] | None = None,
+        origins: tuple[str, ...] = (),
+    ) -> None:
+        """Index ``entries``; a later entry for the same project replaces an earlier one.
+
+        Reverse claims are applied in entry order, so a later claim on a package wins. Files
+        are checked for conflicting claims before they get here (see :func:`loads`).
+        """
+        self.ecosystem = ecosystem
+        by_project: dict[NormalizedName, MappingEntry] = {}
+        for entry in entries:
+            by_project.pop(entry.project, None)  # re-insert: keeps "later wins" order below
+            by_project[entry.project] = entry
+        reverse: dict[str, NormalizedName] = {}
+        for entry in by_project.values():
+            for package in entry.primary_for:
+                reverse[package] = entry.project
+        self._entries = by_project
+        self._reverse = reverse
+        self._provenance: Mapping[str, object] = MappingProxyType(dict(provenance or {}))
+        self._origins = origins
+        self._by_package: dict[str, tuple[NormalizedName, ...]] | None = None
+
+    @property
+    def provenance(self) -> Mapping[str, object]:
+        """Where the data came from (source, source version, generation date, counts)."""
+        return self._provenance
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """The files (or ``built-in:<ecosystem>``) this table was read from, base first."""
+        return self._origins
+
+    def lookup(self, project: str) -> MappingEntry | None:
+        """The entry for ``project`` (any spelling: it is canonicalised), or ``None``."""
+        return self._entries.get(canonicalize_name(project))
+
+    def reverse(self, package: str) -> NormalizedName | None:
+        """The primary PyPI project of a system package, or ``None`` if no entry claims it.
+
+        Aliases never claim a package, so ``reverse("python3-psycopg2")`` is ``psycopg2``,
+        never ``psycopg2-binary``.
+        """
+        return self._reverse.get(package)
+
+    def provided_by(self, package: str) -> tuple[NormalizedName, ...]:
+        """Every non-alias project whose entry lists ``package``, the primary first.
+
+        One Debian package can genuinely register several distributions (``python3-xdg``
+        registers ``pyxdg`` and ``xdg``); this answers "what does installing it satisfy".
+        """
+        if self._by_package is None:
+            index: dict[str, list[NormalizedName]] = {}
+            for entry in self._entries.values():
+                if entry.alias_of is None:
+                    for name in entry.packages:
+                        index.setdefault(name, []).append(entry.project)
+            self._by_package = {
+                name: tuple(sorted(projects, key=lambda p: (p != self._reverse.get(name), p)))
+                for name, projects in index.items()
+            }
+        return self._by_package.get(package, ())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[MappingEntry]:
+        return iter(self._entries.values())
+
+    def __contains__(self, project: object) -> bool:
+        return isinstance(project, str) and canonicalize_name(project) in self._entries
+
+    def __repr__(self) -> str:
+        return f"<MappingTable {self.ecosystem} entries={len(self)} origins={self._origins!r}>"
+
+    @classmethod
+    def layered(cls, *tables: MappingTable) -> MappingTable:
+        """Stack tables: a later table's entry replaces an earlier one with the same id.
+
+        The result keeps the first table's ecosystem and provenance (the base data set) and
+        lists every origin. A later entry's reverse claims win over earlier ones; a package
+        claimed only by a replaced entry is no longer claimed.
+        """
+        if not tables:
+            raise ValueError("layered() needs at least one table")
+        base = tables[0]
+        merged: dict[NormalizedName, MappingEntry] = {}
+        for table in tables:
+            for entry in table:
+                merged.pop(entry.project, None)
+                merged[entry.project] = entry
+        origins = tuple(origin for table in tables for origin in table.origins)
+        return cls(base.ecosystem, merged.values(), base.provenance, origins)
+
+
+def merge(base: MappingTable, override: MappingTable) -> MappingTable:
+    """Two-table shorthand for :meth:`MappingTable.layered`."""
+    return MappingTable.layered(base, override)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+@functools.cache
+def load_builtin(ecosystem: str) -> MappingTable:
+    """The mapping shipped in ``sysnative/data/{ecosystem}.mapping.json`` (cached).
+
+    Raises :class:`MappingError` for an unknown ecosystem, naming the ones that exist.
+    """
+    if not _ECOSYSTEM_RE.fullmatch(ecosystem):
+        raise MappingError(f"{ecosystem!r} is not a valid mapping ecosystem name.")
+    data_dir = resources.files("sysnative") / "data"
+    resource = data_dir / f"{ecosystem}.mapping.json"
+    try:
+        text = resource.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        known = sorted(
+            item.name[: -len(".mapping.json")]
+            for item in data_dir.iterdir()
+            if item.name.endswith(".mapping.json")
+        )
+        raise MappingError(
+            f"sysnative ships no mapping for the ecosystem {ecosystem!r}.",
+            f"Built-in mappings: {', '.join(known) or 'none'}.",
+        ) from None
+    return loads(text, origin=f"{_BUILTIN_PREFIX}{ecosystem}", ecosystem=ecosystem)
+
+
+def load_file(path: str | os.PathLike[str]) -> MappingTable:
+    """Read and validate one mapping file; every problem names the file and the entry."""
+    where = os.fspath(path)
+    try:
+        data = Path(where).read_bytes()
+    except OSError as exc:
+        raise MappingError(
+            f"{where}: cannot read the mapping file: {exc.strerror or exc}.",
+            "Check the path given for the mapping file.",
+        ) from exc
+    return loads(data, origin=where)
+
+
+def loads(
+    text: str | bytes,
+    origin: str = "<string>",
+    ecosystem: str | None = None,
+) -> MappingTable:
+    """Parse and validate a mapping document.
+
+    ``origin`` names the source in every error and in each entry's ``origin``. The ecosystem
+    is ``ecosystem`` if given, else the document's ``name``, else derived from an origin named
+    ``{ecosystem}.mapping.json``.
+    """
+    try:
+        document = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise MappingError(
+            f"{origin}: not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            "Mapping files are JSON documents encoded as UTF-8.",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise MappingError(
+            f"{origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+            "Fix the JSON syntax (a trailing comma or a missing quote is the usual cause).",
+        ) from None
+    return _Parser(origin).table(document, ecosystem)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+class _Parser:
+    """One validation pass over a decoded document; errors name ``origin`` and the entry."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def fail(self, where: str | None, problem: str, hint: str | None = None) -> NoReturn:
+        place = f"{self.origin}: {where}: " if where else f"{self.origin}: "
+        raise MappingError(place + problem, hint)
+
+    def table(self, document: object, ecosystem: str | None) -> MappingTable:
+        if not isinstance(document, dict):
+            self.fail(None, "the document must be a JSON object with a 'mappings' list.")
+        doc = cast("dict[str, Any]", document)
+        name = doc.get("name")
+        if name is not None and not isinstance(name, str):
+            self.fail(None, "'name' must be a string.")
+        mappings = doc.get("mappings")
+        if mappings is None:
+            self.fail(
+                None,
+                "missing the 'mappings' list.",
+                "A PEP 804 mapping file is an object with a 'mappings' list of entries.",
+            )
+        if not isinstance(mappings, list):
+            self.fail(None, "'mappings' must be a list of entries.")
+        managers = doc.get("package_managers")
+        if managers is not None and not isinstance(managers, list):
+            self.fail(None, "'package_managers' must be a list.")
+        provenance = doc.get("provenance")
+        if provenance is not None and not isinstance(provenance, dict):
+            self.fail(None, "'provenance' must be an object.")
+
+        # The hot loop: almost every entry is {"id": ..., "specs": [...]}, which is validated
+        # inline with two precompiled regexes; anything else takes the general path.
+        id_match = _ID_RE.fullmatch
+        package_ok = _PACKAGE_RE.fullmatch
+        origin = self.origin
+        built: list[tuple[int, MappingEntry]] = []
+        deferred: list[tuple[int, str, dict[str, Any], NormalizedName]] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(mappings):
+            raw_id = item.get("id") if type(item) is dict else None
+            match = id_match(raw_id) if type(raw_id) is str else None
+            if match is None:
+                self.bad_id(index, item)
+            entry_id = match.string
+            if entry_id in seen:
+                self.fail(
+                    f"entry #{index} ({entry_id})",
+                    f"duplicate id; entry #{seen[entry_id]} has the same id.",
+                )
+            seen[entry_id] = index
+            project = NormalizedName(match.group(1))
+            specs = item.get("specs")
+            if len(item) == 2 and type(specs) is list:
+                for package in specs:
+                    if type(package) is not str or package_ok(package) is None:
+                        break
+                else:
+                    packages = tuple(specs)
+                    entry = MappingEntry(
+                        project, packages, None, None, None, None, origin, packages
+                    )
+                    built.append((index, entry))
+                    continue
+            where = f"entry #{index} ({entry_id})"
+            if "specs" not in item and "specs_from" in item:
+                deferred.append((index, where, item, project))  # needs every id first
+            else:
+                built.append((index, self.entry(where, item, project, mappings, seen)))
+        if deferred:
+            for index, where, item, project in deferred:
+                built.append((index, self.entry(where, item, project, mappings, seen)))
+            built.sort(key=lambda pair: pair[0])
+
+        claimed: dict[str, int] = {}
+        for index, entry in built:
+            for package in entry.primary_for:
+                other = claimed.setdefault(package, index)
+                if other != index:
+                    self.fail(
+                        f"entry #{index} (dep:pypi/{entry.project})",
+                        f"{package!r} is already the primary package of entry #{other}.",
+                        "Each package may name one project in the reverse direction: give "
+                        "the other entries 'alias_of' or an explicit 'primary_for' list.",
+                    )
+        entries = [entry for _, entry in built]
+
+        if ecosystem is None:
+            ecosystem = name or _ecosystem_from_origin(self.origin)
+        return MappingTable(ecosystem, entries, provenance, (self.origin,))
+
+    def bad_id(self, index: int, item: object) -> NoReturn:
+        """Explain why an entry's id was refused (the fast path only knows that it was)."""
+        where = f"entry #{index}"
+        if not isinstance(item, dict):
+            self.fail(where, "each entry must be an object with an 'id'.")
+        entry_id = item.get("id")
+        if entry_id is None:
+            self.fail(where, "the entry has no 'id'.", "Add an id such as 'dep:pypi/numpy'.")
+        if not isinstance(entry_id, str):
+            self.fail(where, "'id' must be a string.")
+        where = f"entry #{index} ({entry_id})"
+        if not entry_id.startswith(_ID_PREFIX):
+            self.fail(
+                where,
+                "the id must have the form 'dep:pypi/<project>'.",
+                "sysnative maps PyPI projects, so every id starts with 'dep:pypi/'.",
+            )
+        name = entry_id[len(_ID_PREFIX) :]
+        canonical = canonicalize_name(name)
+        if _CANONICAL_RE.fullmatch(canonical):
+            self.fail(
+                where,
+                "the project name in the id is not canonical.",
+                f"Write it as 'dep:pypi/{canonical}' (PEP 503 normalised).",
+            )
+        self.fail(where, f"{name!r} is not a valid project name.")
+
+    def entry(
+        self,
+        where: str,
+        item: dict[str, Any],
+        project: NormalizedName,
+        mappings: list[Any],
+        index_of: dict[str, int],
+    ) -> MappingEntry:
+        if "specs" in item:
+            packages = self.specs(where, item["specs"])
+        elif "specs_from" in item:
+            source = item["specs_from"]
+            if not isinstance(source, str) or source not in index_of:
+                self.fail(where, f"'specs_from' names {source!r}, which is not in this file.")
+            target = mappings[index_of[source]]
+            if "specs" not in target:
+                self.fail(where, f"'specs_from' target {source} has no 'specs' of its own.")
+            packages = self.specs(f"entry #{index_of[source]} ({source})", target["specs"])
+        else:
+            self.fail(where, "the entry needs 'specs' (a list of package names) or 'specs_from'.")
+
+        if not isinstance(item.get("description", ""), str):
+            self.fail(where, "'description' must be a string.")
+        extra = item.get("extra_metadata")
+        if extra is None:
+            extra = {}
+        elif not isinstance(extra, dict):
+            self.fail(where, "'extra_metadata' must be an object.")
+
+        dist_names: tuple[str, ...] | None = None
+        if "dist_names" in extra:
+            dist_names = self.strings(where, "extra_metadata.dist_names", extra["dist_names"])
+        version_rule = self.optional_str(where, "version_rule", extra.get("version_rule"))
+        note = self.optional_str(where, "note", extra.get("note"))
+        alias = self.optional_str(where, "alias_of", extra.get("alias_of"))
+        alias_of: NormalizedName | None = None
+        if alias is not None:
+            if not _CANONICAL_RE.fullmatch(alias):
+                self.fail(where, f"alias_of {alias!r} is not a canonical project name.")
+            if alias == project:
+                self.fail(where, "an entry cannot be an alias of itself.")
+            alias_of = NormalizedName(alias)
+
+        if "primary_for" in extra:
+            primary_for = self.strings(where, "extra_metadata.primary_for", extra["primary_for"])
+            if alias_of is not None and primary_for:
+                self.fail(where, "an alias ('alias_of') cannot claim packages in 'primary_for'.")
+            for package in primary_for:
+                if package not in packages:
+                    self.fail(where, f"primary_for names {package!r}, which is not in its specs.")
+        else:
+            primary_for = () if alias_of is not None else packages
+
+        return MappingEntry(
+            project=project,
+            packages=packages,
+            dist_names=dist_names,
+            version_rule=version_rule,
+            alias_of=alias_of,
+            note=note,
+            origin=self.origin,
+            primary_for=primary_for,
+        )
+
+    def specs(self, where: str, specs: object) -> tuple[str, ...]:
+        """PEP 804 allows a string, a list, or a ``{build, host, run}`` table.
+
+        sysnative installs what a project needs at run time, so the table form contributes
+        its ``run`` packages.
+        """
+        if isinstance(specs, str):
+            values: object = [specs]
+        elif isinstance(specs, dict):
+            unknown = sorted(set(specs) - _SPEC_CATEGORIES)
+            if unknown:
+                self.fail(where, f"'specs' has unknown categories {unknown}.")
+            for category, value in specs.items():
+                self.packages(where, f"specs.{category}", value)
+            run = specs.get("run", [])
+            values = [run] if isinstance(run, str) else run
+        else:
+            values = specs
+        return self.packages(where, "specs", values)
+
+    def packages(self, where: str, field: str, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        names = self.strings(where, field, value)
+        for name in names:
+            if not _PACKAGE_RE.fullmatch(name):
+                self.fail(
+                    where,
+                    f"unsafe or invalid package name {name!r} in '{field}'.",
+                    "Package names must match ^[a-z0-9][a-z0-9+.-]+$ (Debian policy); "
+                    "whitespace, shell or glob characters and a leading '-' are refused.",
+                )
+        return names
+
+    def strings(self, where: str, field: str, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(where, f"'{field}' must be a list of strings.")
+        return tuple(cast("list[str]", value))
+
+    def optional_str(self, where: str, field: str, value: object) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        self.fail(where, f"extra_metadata.{field} must be a string.")
+
+
+def _ecosystem_from_origin(origin: str) -> str:
+    """``…/debian.mapping.json`` -> ``debian``; anything else -> ``unknown``."""
+    base = os.path.basename(origin)
+    if base.endswith(".mapping.json"):
+        candidate = base[: -len(".mapping.json")]
+        if _ECOSYSTEM_RE.fullmatch(candidate):
+            return candidate
+    return "unknown"

@@ -1,0 +1,385 @@
+"""Index configuration read exactly the way pip reads it, without importing pip.
+
+sysnative talks to the same indexes pip would: ``--index-url`` on the command line beats
+``PIP_*`` environment variables, which beat pip's configuration files. pip's own default
+index URL is not written anywhere in sysnative; it is asked from the installed pip (its
+``install --help`` text) and cached per pip version, so a pip that changes its default is
+followed automatically.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sysnative.errors import SysnativeError, UsageError
+from sysnative.runner import run
+
+logger = logging.getLogger(__name__)
+
+#: pip's ``--default-timeout`` default, in seconds.
+DEFAULT_TIMEOUT = 15.0
+
+#: Config keys (pip option long names) that set each value; pip accepts every long alias.
+_INDEX_URL_KEYS = ("index-url", "pypi-url")
+_EXTRA_KEYS = ("extra-index-url",)
+_FIND_LINKS_KEYS = ("find-links",)
+_TIMEOUT_KEYS = ("default-timeout", "timeout")
+_NO_INDEX_KEYS = ("no-index",)
+_CERT_KEYS = ("cert",)
+
+_TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})
+_FALSE = frozenset({"0", "n", "no", "f", "false", "off"})
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where packages come from, as pip would see it.
+
+    ``sources`` maps each setting name to a description of where its value came from
+    (``"command line"``, ``"environment variable PIP_INDEX_URL"``, a config file path, or
+    ``"pip default"``); it is a tuple of pairs so the value stays hashable and frozen.
+    """
+
+    index_url: str
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    sources: tuple[tuple[str, str], ...] = ()
+    #: pip's ``--no-index``: ignore ``index_url`` and ``extra_index_urls``.
+    no_index: bool = False
+    #: pip's ``--cert``: a CA bundle for TLS verification.
+    cert: str | None = None
+
+    @property
+    def index_urls(self) -> tuple[str, ...]:
+        """The indexes to query, main index first (none with ``--no-index``)."""
+        if self.no_index:
+            return ()
+        return (self.index_url, *self.extra_index_urls)
+
+    def source_of(self, setting: str) -> str | None:
+        """Where ``setting`` (``"index-url"``, ``"timeout"``, ...) was set, if known."""
+        return dict(self.sources).get(setting)
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """One raw value and where it came from."""
+
+    value: str
+    source: str
+
+
+def config_files(environ: Mapping[str, str], *, site_prefix: str | None = None) -> tuple[str, ...]:
+    """pip's configuration files, lowest priority first (files need not exist).
+
+    Mirrors pip: global files (``$XDG_CONFIG_DIRS``/pip/pip.conf then /etc/pip.conf), user
+    files (legacy ~/.pip/pip.conf then ``$XDG_CONFIG_HOME``/pip/pip.conf), the site file
+    (``<prefix>/pip.conf``), and ``PIP_CONFIG_FILE`` last. ``PIP_CONFIG_FILE=os.devnull``
+    disables all files; an existing ``PIP_CONFIG_FILE`` replaces the user files.
+    """
+    env_file = environ.get("PIP_CONFIG_FILE")
+    if env_file == os.devnull:
+        return ()
+    home = environ.get("HOME") or os.path.expanduser("~")
+    xdg_dirs = environ.get("XDG_CONFIG_DIRS") or os.path.join(os.sep, "etc", "xdg")
+    files = [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs.split(os.pathsep) if d]
+    files.append(os.path.join(os.sep, "etc", "pip.conf"))
+    if not (env_file and os.path.exists(env_file)):
+        files.append(os.path.join(home, ".pip", "pip.conf"))
+        xdg_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        files.append(os.path.join(xdg_home, "pip", "pip.conf"))
+    if site_prefix:
+        files.append(os.path.join(site_prefix, "pip.conf"))
+    if env_file:
+        files.append(env_file)
+    return tuple(files)
+
+
+def _read_config_file(path: str, section_order: Sequence[str]) -> dict[str, _Setting]:
+    """The settings of one file, ``[install]`` overriding ``[global]``; bad files raise."""
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh, source=path)
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise UsageError(
+            f"The pip configuration file {path} cannot be read: {exc}",
+            "Fix or remove the file, or set PIP_CONFIG_FILE to another file.",
+        ) from exc
+    found: dict[str, _Setting] = {}
+    for section in section_order:
+        if not parser.has_section(section):
+            continue
+        for key, value in parser.items(section):
+            if value.strip():  # pip ignores empty values
+                found[_normalize_key(key)] = _Setting(value, path)
+    return found
+
+
+def _normalize_key(key: str) -> str:
+    return key.strip().lower().replace("_", "-")
+
+
+def _environ_settings(environ: Mapping[str, str]) -> dict[str, _Setting]:
+    """``PIP_FOO_BAR=x`` is the setting ``foo-bar``, as in pip."""
+    found: dict[str, _Setting] = {}
+    for var, value in environ.items():
+        if var.startswith("PIP_") and var != "PIP_CONFIG_FILE" and value.strip():
+            found[_normalize_key(var[4:])] = _Setting(value, f"environment variable {var}")
+    return found
+
+
+def _pick(settings: Mapping[str, _Setting], keys: Iterable[str]) -> _Setting | None:
+    for key in keys:
+        if key in settings:
+            return settings[key]
+    return None
+
+
+def _parse_bool(setting: _Setting, name: str) -> bool:
+    value = setting.value.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise UsageError(
+        f"{setting.value!r} is not a valid value for {name} ({setting.source}).",
+        "Use one of yes/no, true/false, on/off, 1/0.",
+    )
+
+
+def _parse_timeout(setting: _Setting) -> float:
+    try:
+        value = float(setting.value.strip())
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise UsageError(
+            f"{setting.value!r} is not a valid timeout ({setting.source}).",
+            "Set default-timeout to a positive number of seconds.",
+        )
+    return value
+
+
+def load_index_config(
+    *,
+    cli_index_url: str | None = None,
+    cli_extra_index_urls: Sequence[str] = (),
+    cli_find_links: Sequence[str] = (),
+    cli_no_index: bool = False,
+    environ: Mapping[str, str] = os.environ,
+    python: str = sys.executable,
+    cache_dir: str | os.PathLike[str] | None = None,
+    files: Sequence[str] | None = None,
+) -> IndexConfig:
+    """Assemble the index configuration with pip's precedence.
+
+    Command line > ``PIP_*`` environment variables > config files (later files win;
+    ``[install]`` beats ``[global]``). Like pip, command-line lists *replace* the configured
+    lists rather than adding to them. When nothing sets the index URL, pip's own default
+    is asked from ``python -m pip`` (see :func:`pip_default_index_url`). ``files``
+    replaces pip's list of configuration files (lowest priority first), for tests.
+    """
+    if files is None:
+        files = config_files(environ, site_prefix=_site_prefix(python, environ))
+    settings: dict[str, _Setting] = {}
+    for path in files:
+        settings.update(_read_config_file(path, ("global", "install")))
+    settings.update(_environ_settings(environ))
+    sources: list[tuple[str, str]] = []
+
+    index_setting = _pick(settings, _INDEX_URL_KEYS)
+    if cli_index_url:
+        index_url, index_source = cli_index_url, "command line"
+    elif index_setting is not None:
+        index_url, index_source = index_setting.value.strip(), index_setting.source
+    else:
+        index_url = pip_default_index_url(python, cache_dir=cache_dir, environ=environ)
+        index_source = "pip default"
+    sources.append(("index-url", index_source))
+
+    extras = _list_value("extra-index-url", cli_extra_index_urls, settings, _EXTRA_KEYS, sources)
+    find_links = _list_value("find-links", cli_find_links, settings, _FIND_LINKS_KEYS, sources)
+
+    timeout = DEFAULT_TIMEOUT
+    timeout_setting = _pick(settings, _TIMEOUT_KEYS)
+    if timeout_setting is not None:
+        timeout = _parse_timeout(timeout_setting)
+        sources.append(("timeout", timeout_setting.source))
+
+    no_index = cli_no_index
+    no_index_setting = _pick(settings, _NO_INDEX_KEYS)
+    if cli_no_index:
+        sources.append(("no-index", "command line"))
+    elif no_index_setting is not None:
+        no_index = _parse_bool(no_index_setting, "no-index")
+        sources.append(("no-index", no_index_setting.source))
+
+    cert_setting = _pick(settings, _CERT_KEYS)
+    cert = cert_setting.value.strip() if cert_setting is not None else None
+    if cert_setting is not None:
+        sources.append(("cert", cert_setting.source))
+
+    return IndexConfig(
+        index_url=index_url,
+        extra_index_urls=extras,
+        find_links=find_links,
+        timeout=timeout,
+        sources=tuple(sources),
+        no_index=no_index,
+        cert=cert,
+    )
+
+
+def _list_value(
+    name: str,
+    cli_values: Sequence[str],
+    settings: Mapping[str, _Setting],
+    keys: Iterable[str],
+    sources: list[tuple[str, str]],
+) -> tuple[str, ...]:
+    """A whitespace-separated list setting; command-line values replace configured ones."""
+    if cli_values:
+        sources.append((name, "command line"))
+        return tuple(cli_values)
+    setting = _pick(settings, keys)
+    if setting is None:
+        return ()
+    sources.append((name, setting.source))
+    return tuple(setting.value.split())
+
+
+def _site_prefix(python: str, environ: Mapping[str, str]) -> str | None:
+    """The prefix whose ``pip.conf`` is pip's "site" file for ``python``.
+
+    For the running interpreter that is ``sys.prefix``. For another interpreter, a venv is
+    recognised by its ``pyvenv.cfg``; failing that, ``$VIRTUAL_ENV``.
+    """
+    if _same_interpreter(python):
+        return sys.prefix
+    prefix = Path(python).parent.parent
+    if (prefix / "pyvenv.cfg").is_file():
+        return str(prefix)
+    return environ.get("VIRTUAL_ENV") or None
+
+
+def _same_interpreter(python: str) -> bool:
+    try:
+        return (
+            os.path.samefile(python, sys.executable)
+            and Path(python).parent == Path(sys.executable).parent
+        )
+    except OSError:
+        return False
+
+
+# -- pip's default index URL -------------------------------------------------------------
+
+_DEFAULT_RE = re.compile(r"\(default:?\s+(\S+?)\)")
+
+
+def parse_index_url_help(help_text: str) -> str | None:
+    """The default printed for ``--index-url`` in ``pip install --help``, or ``None``.
+
+    The help text wraps lines anywhere between words, so the option's paragraph is taken
+    up to the next option and its whitespace collapsed before looking for ``(default X)``.
+    """
+    match = re.search(r"--index-url\b", help_text)
+    if match is None:
+        return None
+    rest = help_text[match.end() :]
+    next_option = re.search(r"\n\s*(?:-\w,\s*)?--[a-z]", rest)
+    paragraph = rest[: next_option.start()] if next_option else rest
+    found = _DEFAULT_RE.search(" ".join(paragraph.split()))
+    return found.group(1) if found else None
+
+
+def pip_default_index_url(
+    python: str = sys.executable,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> str:
+    """pip's built-in index URL, asked from ``python -m pip`` and cached per pip version.
+
+    Running pip costs a few tenths of a second, so the answer is stored in the cache
+    directory under a key made of the interpreter path and pip's version; a pip upgrade
+    changes the key and the question is asked again.
+    """
+    key_file = _default_url_cache_file(python, cache_dir, environ)
+    if key_file is not None:
+        cached = _read_cached_default(key_file)
+        if cached:
+            logger.debug("pip default index URL from cache %s", key_file)
+            return cached
+    completed = run([python, "-m", "pip", "install", "--help"], timeout=60)
+    url = parse_index_url_help(completed.stdout) if completed.ok else None
+    if not url:
+        raise SysnativeError(
+            f"Could not learn pip's default index URL from {python}: "
+            + (completed.describe() if not completed.ok else "its help text has no default."),
+            "Pass --index-url, or set index-url in pip's configuration.",
+        )
+    if key_file is not None:
+        _write_cached_default(key_file, url)
+    return url
+
+
+def _default_url_cache_file(
+    python: str, cache_dir: str | os.PathLike[str] | None, environ: Mapping[str, str]
+) -> Path | None:
+    """Where the default URL for this interpreter and pip version is cached (if anywhere)."""
+    version = _pip_version(python)
+    if version is None:
+        return None
+    if cache_dir is None:
+        from sysnative.cache import default_cache_dir
+
+        cache_dir = default_cache_dir(environ)
+    ident = f"{os.path.abspath(python)}\0{version}".encode()
+    return Path(cache_dir) / "pip-default" / (hashlib.sha256(ident).hexdigest()[:32] + ".json")
+
+
+def _pip_version(python: str) -> str | None:
+    """The version of the pip that ``python`` runs, found without starting it."""
+    if _same_interpreter(python):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("pip")
+        except PackageNotFoundError:
+            return None
+    prefix = Path(python).parent.parent
+    for dist_info in sorted(prefix.glob("lib*/python3*/site-packages/pip-*.dist-info")):
+        return dist_info.name[len("pip-") : -len(".dist-info")]
+    return None
+
+
+def _read_cached_default(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    url = data.get("index_url") if isinstance(data, dict) else None
+    return url if isinstance(url, str) and url else None
+
+
+def _write_cached_default(path: Path, url: str) -> None:
+    from sysnative.cache import atomic_write
+
+    try:
+        atomic_write(path, json.dumps({"index_url": url}).encode())
+    except OSError as exc:  # a read-only cache only costs speed
+        logger.debug("cannot cache pip's default index URL: %s", exc)

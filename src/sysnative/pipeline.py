@@ -1,0 +1,344 @@
+"""Sequential resolution: the system side first, then the index side against it.
+
+1. Resolve everything against the index (binary-only).
+2. Classify each pinned project and route it (``route.decide``).
+3. Ask the provider, in one batched query, about the native projects' packages, and read
+   the install closure from its simulation.
+4. Fix everything the system will provide (requested, brought in by the closure, or already
+   installed) at the system's version, and resolve again. New projects may appear (an older
+   release with other dependencies): repeat until the set of system packages stops changing.
+
+The provider and the index are passed in; this module only decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from sysnative.classify import classify
+from sysnative.environment import TargetEnvironment
+from sysnative.errors import NativeConflict
+from sysnative.index import IndexClient
+from sysnative.mapping import MappingTable
+from sysnative.models import (
+    ClosureItem,
+    Plan,
+    PlannedPackage,
+    Route,
+    SystemPackage,
+    SystemProvision,
+)
+from sysnative.providers.base import Provider
+from sysnative.requirements import RequirementSet
+from sysnative.resolve import Candidate, FixedProject, Resolution, ResolutionConflict, resolve
+from sysnative.route import Decision, Fallback, RoutePolicy, Unroutable, decide, fallback
+
+logger = logging.getLogger(__name__)
+
+MAX_PASSES = 10
+
+
+@dataclass
+class _State:
+    """What the passes have learnt so far (private, mutable, local to one planning run)."""
+
+    #: PyPI project -> distro package the plan asks the provider for.
+    wanted: dict[NormalizedName, str] = field(default_factory=dict)
+    #: Distro package -> what the provider said.
+    packages: dict[str, SystemPackage] = field(default_factory=dict)
+    closure: tuple[ClosureItem, ...] = ()
+    #: Native projects the system cannot provide, routed to the index's platform wheel.
+    wheel_fallback: dict[NormalizedName, str] = field(default_factory=dict)
+    #: Why each project routed to the system is native (from ``classify``).
+    reasons: dict[NormalizedName, str] = field(default_factory=dict)
+    #: System-provided projects that must not be replaced by index versions.
+    pinned_to_system: set[NormalizedName] = field(default_factory=set)
+
+
+def build_plan(
+    reqs: RequirementSet,
+    *,
+    target: TargetEnvironment,
+    index: IndexClient,
+    provider: Provider,
+    mapping: MappingTable,
+    policy: RoutePolicy,
+) -> Plan:
+    state = _State()
+    installed_system = _installed_system(target, provider, mapping)
+    fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+    for number in range(1, MAX_PASSES + 1):
+        logger.debug("resolution pass %d with %d fixed projects", number, len(fixed))
+        try:
+            resolution = resolve(
+                reqs.requirements, reqs.constraints, index=index, target=target, fixed=fixed
+            )
+        except ResolutionConflict as exc:
+            system_conflicts = [c for c in exc.conflicts if c.system is not None]
+            if policy.native_fallback is not Fallback.WHEEL or not system_conflicts:
+                raise
+            for conflict in system_conflicts:
+                why = f"the system's {conflict.system.version} conflicts"  # type: ignore[union-attr]
+                state.wheel_fallback[conflict.project] = why
+                state.wanted.pop(conflict.project, None)
+            fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+            continue
+        changed = _route_new(resolution, state, provider, mapping, policy, fixed)
+        if not changed:
+            return _make_plan(resolution, state, provider, mapping, target, policy)
+        fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+    raise NativeConflict(
+        f"The system and index sides did not settle after {MAX_PASSES} passes.",
+        "Run again with -v and report the output; forcing routes with --system/--pypi may help.",
+    )
+
+
+def _installed_system(
+    target: TargetEnvironment, provider: Provider, mapping: MappingTable
+) -> dict[NormalizedName, SystemProvision]:
+    """Distributions the target sees in the provider's site dirs: already there, fixed."""
+    site_dirs = {os.path.normpath(d) for d in provider.site_dirs()}
+    out = {}
+    for name, dist in target.installed.items():
+        if dist.version is None or os.path.normpath(dist.location) not in site_dirs:
+            continue
+        entry = mapping.lookup(name)
+        out[name] = SystemProvision(
+            project=name,
+            version=dist.version,
+            provider=provider.name,
+            package=entry.packages[0] if entry and entry.packages else "",
+            distro_version="",
+            installed=True,
+            requested=False,
+        )
+    return out
+
+
+def _route_new(
+    resolution: Resolution,
+    state: _State,
+    provider: Provider,
+    mapping: MappingTable,
+    policy: RoutePolicy,
+    fixed: Mapping[NormalizedName, FixedProject],
+) -> bool:
+    """Route projects not decided yet; query the provider for new system ones. Changed?"""
+    new: dict[NormalizedName, str] = {}
+    changed = False
+    for name, cand in resolution.candidates.items():
+        if cand.system is not None or name in state.wheel_fallback:
+            continue
+        classification = classify(cand)
+        if name in fixed:
+            # An index version replaced a system-provided project. Fine for a pure project;
+            # a native one must stay with the system: pin it and resolve again.
+            if classification.kind.value == "native" and name not in policy.force_pypi:
+                state.pinned_to_system.add(name)
+                changed = True
+            continue
+        decision = decide(name, classification, mapping.lookup(name), policy)
+        if isinstance(decision, Unroutable):
+            raise _unroutable(decision, cand)
+        if decision.route is Route.SYSTEM and decision.package is not None:
+            new[name] = decision.package
+            state.reasons[name] = decision.reason
+    if not new:
+        return changed
+    answers = provider.query(sorted(set(new.values()) - set(state.packages)))
+    state.packages.update(answers)
+    for name, package in new.items():
+        info = state.packages.get(package)
+        version = info.installed or info.candidate if info else None
+        if info is None or version is None or provider.to_pep440(version) is None:
+            why = (
+                f"{provider.name} has no package {package}"
+                if info is None or version is None
+                else f"{provider.name}'s version {version} of {package} has no PEP 440 reading"
+            )
+            cand = resolution.candidates[name]
+            result = fallback(name, classify(cand), why, policy)
+            if isinstance(result, Unroutable):
+                raise _unroutable(result, cand)
+            state.wheel_fallback[name] = why
+            continue
+        state.wanted[name] = package
+    to_install = sorted(
+        p for p in state.wanted.values() if state.packages[p].installed is None
+    )
+    state.closure = provider.simulate(to_install) if to_install else ()
+    return True
+
+
+def _fixed_projects(
+    state: _State,
+    target: TargetEnvironment,
+    provider: Provider,
+    mapping: MappingTable,
+    installed_system: Mapping[NormalizedName, SystemProvision],
+) -> dict[NormalizedName, FixedProject]:
+    fixed: dict[NormalizedName, FixedProject] = {}
+    for name, provision in installed_system.items():
+        if name in state.wheel_fallback:
+            continue
+        fixed[name] = FixedProject(
+            provision, replaceable=name not in state.pinned_to_system
+        )
+    for item in state.closure:
+        project = mapping.reverse(item.name)
+        version = provider.to_pep440(item.version)
+        if project is None or version is None or project in state.wheel_fallback:
+            continue
+        provision = SystemProvision(
+            project, version, provider.name, item.name, item.version, installed=False,
+            requested=project in state.wanted,
+        )
+        replaceable = project not in state.wanted and project not in state.pinned_to_system
+        fixed[project] = FixedProject(provision, replaceable=replaceable)
+    for project, package in state.wanted.items():
+        info = state.packages[package]
+        distro_version = info.installed or info.candidate
+        assert distro_version is not None
+        if project in fixed and fixed[project].provision.package == package:
+            fixed[project] = replace(fixed[project], replaceable=False)
+            continue
+        version = provider.to_pep440(distro_version)
+        assert version is not None
+        fixed[project] = FixedProject(
+            SystemProvision(
+                project, version, provider.name, package, distro_version,
+                installed=info.installed is not None,
+            )
+        )
+    # Requirements between system-provided projects, from the installed metadata: a
+    # replacement from the index must still satisfy the system packages that use it.
+    return {
+        name: replace(f, requires=_system_requires(target, name, fixed) if f.provision.installed
+                      else ())
+        for name, f in fixed.items()
+    }
+
+
+def _system_requires(
+    target: TargetEnvironment,
+    name: NormalizedName,
+    fixed: Mapping[NormalizedName, FixedProject],
+) -> tuple[Requirement, ...]:
+    """An installed system package's own Requires-Dist on other system-provided projects.
+
+    Requirements on projects the system does not provide are left out: the distro decided
+    its package works without them, and pulling them from the index would be a surprise.
+    """
+    dist = target.installed.get(name)
+    out = []
+    for text in dist.requires if dist else ():
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue
+        dep = canonicalize_name(req.name)
+        if dep != name and dep in fixed:
+            out.append(req)
+    return tuple(out)
+
+
+def _unroutable(result: Unroutable, cand: Candidate) -> NativeConflict:
+    return NativeConflict(
+        f"{cand.name} {cand.version} cannot be installed: {result.why}.",
+        f"Try --native-fallback wheel to take the index's platform wheel, --pypi {cand.name} "
+        f"to take it from the index regardless, or install {cand.name} with the system "
+        "package manager and map it with --system.",
+    )
+
+
+def _make_plan(
+    resolution: Resolution,
+    state: _State,
+    provider: Provider,
+    mapping: MappingTable,
+    target: TargetEnvironment,
+    policy: RoutePolicy,
+) -> Plan:
+    rows: list[PlannedPackage] = []
+    seen: set[NormalizedName] = set()
+    closure_projects = {mapping.reverse(i.name): i for i in state.closure}
+    for name, cand in resolution.candidates.items():
+        seen.add(name)
+        required_by = tuple(sorted({r.parent for r in resolution.requirements.get(name, ())}))
+        if cand.system is not None:
+            rows.append(_system_row(cand.system, state, required_by))
+            continue
+        classification = classify(cand)
+        wheel = classification.wheel
+        assert wheel is not None
+        if name in state.wheel_fallback:
+            reason = f"{classification.reason}; {state.wheel_fallback[name]}; platform wheel " \
+                "(--native-fallback wheel)"
+            native = True
+        elif name in policy.force_pypi:
+            reason, native = f"--pypi {name}", classification.kind.value == "native"
+        else:
+            reason, native = classification.reason, False
+            if classification.kind.value == "native":  # only via --pypi/fallback, guarded above
+                native = True
+        rows.append(
+            PlannedPackage(
+                name, cand.version, Route.PYPI, reason, required_by,
+                file=wheel, native_wheel=native,
+                already_installed=_installed_same(target, name, cand),
+            )
+        )
+    for project, item in closure_projects.items():
+        if project is None or project in seen:
+            continue
+        version = provider.to_pep440(item.version)
+        if version is None:
+            continue
+        rows.append(
+            PlannedPackage(
+                project, version, Route.SYSTEM, "comes with the system packages (dependency)",
+                provider=provider.name, package=item.name, distro_version=item.version,
+            )
+        )
+    rows.sort(key=lambda r: (r.route is not Route.SYSTEM, r.name))
+    notes = tuple(
+        f"{name} takes the index's platform wheel while the system provides other native "
+        "packages: they were not built together" for name in state.wheel_fallback
+    )
+    return Plan(
+        packages=tuple(rows),
+        provider=provider.name,
+        target_python=target.executable,
+        system_closure=state.closure,
+        notes=notes,
+    )
+
+
+def _system_row(
+    provision: SystemProvision, state: _State, required_by: tuple[str, ...]
+) -> PlannedPackage:
+    if provision.project in state.wanted:
+        reason = state.reasons.get(provision.project, "routed to the system")
+        if provision.installed:
+            reason += "; already installed"
+    elif provision.installed:
+        reason = "already installed by the system"
+    else:
+        reason = "comes with the system packages (dependency)"
+    return PlannedPackage(
+        provision.project, provision.version, Route.SYSTEM, reason, required_by,
+        provider=provision.provider, package=provision.package or None,
+        distro_version=provision.distro_version or None,
+        already_installed=provision.installed,
+    )
+
+
+def _installed_same(target: TargetEnvironment, name: NormalizedName, cand: Candidate) -> bool:
+    dist = target.installed.get(name)
+    return dist is not None and dist.version == cand.version

@@ -1,0 +1,125 @@
+"""The plan, shown: a table for people and versioned JSON (``--report``) for programs."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sysnative import __version__
+from sysnative.models import Plan, PlannedPackage, Route
+
+#: Bump on any incompatible change to the JSON report; documented in docs/report.md.
+REPORT_VERSION = "1"
+
+
+def _source(row: PlannedPackage) -> str:
+    if row.route is Route.SYSTEM:
+        if not row.package:
+            return f"{row.provider}: installed"
+        return f"{row.provider}: {row.package} {row.distro_version or ''}".rstrip()
+    assert row.file is not None
+    return row.file.filename
+
+
+def render_table(plan: Plan) -> str:
+    headers = ("project", "version", "route", "source", "why")
+    rows = [
+        (
+            r.name,
+            str(r.version),
+            r.route.value + (" (native wheel)" if r.native_wheel else ""),
+            _source(r),
+            r.reason + ("" if not r.already_installed else ""),
+        )
+        for r in plan.packages
+    ]
+    return _table(headers, rows)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    # The last column is free text: do not pad it.
+    def line(cells: Sequence[str]) -> str:
+        padded = [c.ljust(w) for c, w in zip(cells[:-1], widths[:-1])]
+        return "  ".join([*padded, cells[-1]]).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    out.extend(line(r) for r in rows)
+    return "\n".join(out)
+
+
+def summary(plan: Plan) -> str:
+    system_new = [r for r in plan.system if not r.already_installed]
+    system_have = [r for r in plan.system if r.already_installed]
+    pypi_new = [r for r in plan.pypi if not r.already_installed]
+    wheels = sum(1 for r in pypi_new if r.native_wheel)
+    parts = [
+        f"{len(system_new)} from {plan.provider}"
+        + (f" ({len(plan.system_closure)} distro packages in the transaction)"
+           if plan.system_closure else ""),
+        f"{len(pypi_new)} wheels from the index"
+        + (f" ({wheels} of them native, see notes)" if wheels else ""),
+    ]
+    if system_have:
+        parts.append(f"{len(system_have)} already provided by the system")
+    return "Would install: " + ", ".join(parts) + "."
+
+
+def to_json(plan: Plan) -> dict[str, Any]:
+    packages = []
+    for r in plan.packages:
+        item: dict[str, Any] = {
+            "name": r.name,
+            "version": str(r.version),
+            "route": r.route.value,
+            "reason": r.reason,
+            "required_by": list(r.required_by),
+            "already_installed": r.already_installed,
+        }
+        if r.route is Route.SYSTEM:
+            item.update(provider=r.provider, package=r.package, distro_version=r.distro_version)
+        else:
+            assert r.file is not None
+            item.update(
+                url=r.file.url,
+                filename=r.file.filename,
+                sha256=r.file.sha256,
+                size=r.file.size,
+                native_wheel=r.native_wheel,
+            )
+        packages.append(item)
+    return {
+        "version": REPORT_VERSION,
+        "sysnative_version": __version__,
+        "provider": plan.provider,
+        "target_python": plan.target_python,
+        "packages": packages,
+        "system_transaction": [
+            {"package": c.name, "version": c.version, "architecture": c.architecture,
+             "replaces": c.replaces}
+            for c in plan.system_closure
+        ],
+        "notes": list(plan.notes),
+    }
+
+
+def write_report(plan: Plan, path: str) -> None:
+    """Write the JSON report atomically (``-`` means stdout)."""
+    text = json.dumps(to_json(plan), indent=2, sort_keys=False) + "\n"
+    if path == "-":
+        print(text, end="")
+        return
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".sysnative-report-", dir=target.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,68 @@
+"""Requirement and candidate values the resolvelib provider works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from sysnative.models import IndexFile, SystemProvision
+
+#: The identifier of the target interpreter, a pseudo-project required through
+#: ``Requires-Python`` (as pip does), so an incompatible release makes the resolver backtrack.
+PYTHON = NormalizedName("<python>")
+
+ROOT = "the command line"
+
+
+def identifier(name: NormalizedName, extras: frozenset[NormalizedName]) -> str:
+    if not extras:
+        return name
+    return f"{name}[{','.join(sorted(extras))}]"
+
+
+@dataclass(frozen=True)
+class Req:
+    """One requirement edge: ``name[extras] specifier``, and who asked for it."""
+
+    name: NormalizedName
+    specifier: SpecifierSet
+    extras: frozenset[NormalizedName] = frozenset()
+    #: Who asked: ``ROOT`` or ``"xarray 2023.1.0"``.
+    parent: str = ROOT
+    #: The requirement as written, for messages.
+    text: str = ""
+
+    @property
+    def identifier(self) -> str:
+        return identifier(self.name, self.extras)
+
+    def describe(self) -> str:
+        text = self.text or f"{self.name}{self.specifier}"
+        return f"{text} (required by {self.parent})"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A concrete version of a project: from the index, from the system, or the target Python."""
+
+    name: NormalizedName
+    version: Version
+    extras: frozenset[NormalizedName] = frozenset()
+    #: Compatible files of this version, most preferred first (wheels by tag priority, sdist last).
+    files: tuple[IndexFile, ...] = ()
+    #: Set when the system provides this project at this version (a fixed candidate).
+    system: SystemProvision | None = None
+
+    @property
+    def identifier(self) -> str:
+        return identifier(self.name, self.extras)
+
+    @property
+    def has_wheel(self) -> bool:
+        return any(f.kind.value == "wheel" for f in self.files)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"

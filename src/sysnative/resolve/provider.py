@@ -1,0 +1,267 @@
+"""The resolvelib provider: the only door between the resolver and the index.
+
+Candidates come from the index client (binary-only: a version is a candidate when it has a
+wheel for the target, or, for a project that publishes no wheel at all, an sdist, which marks
+the project as native) and from the system (``fixed`` projects: one candidate at the
+system's version, optionally followed by index versions when a pure project may be replaced).
+Markers, extras and Requires-Python are evaluated for the target environment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider
+from resolvelib.structs import RequirementInformation
+
+from sysnative.environment import TargetEnvironment
+from sysnative.index import IndexClient
+from sysnative.models import FileKind, IndexFile, SystemProvision
+from sysnative.resolve.model import PYTHON, Candidate, Req
+
+logger = logging.getLogger(__name__)
+
+Info = RequirementInformation[Req, Candidate]
+
+
+@dataclass(frozen=True)
+class FixedProject:
+    """A project the system provides: it enters the resolution at this version.
+
+    ``replaceable`` lets the resolver fall back to index versions after the system one, for
+    pure projects the system happens to provide (not installed again unless a requirement
+    needs a version the system lacks). ``requires`` are the system package's own requirements
+    on other system-provided projects, so a replacement must still satisfy them.
+    """
+
+    provision: SystemProvision
+    replaceable: bool = False
+    requires: tuple[Requirement, ...] = ()
+
+
+class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
+    def __init__(
+        self,
+        index: IndexClient,
+        target: TargetEnvironment,
+        *,
+        constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+        fixed: Mapping[NormalizedName, FixedProject] | None = None,
+        user_requested: Iterable[NormalizedName] = (),
+    ) -> None:
+        self._index = index
+        self._target = target
+        self._constraints = dict(constraints or {})
+        self._fixed = dict(fixed or {})
+        self._user_requested = frozenset(user_requested)
+        self._tag_priority = target.tag_priority()
+        self._python_version = Version(target.python_full_version)
+        self._versions_cache: dict[NormalizedName, tuple[Candidate, ...]] = {}
+
+    # -- resolvelib interface -------------------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.identifier
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Info]],
+        backtrack_causes: Sequence[Info],
+    ) -> Any:
+        name = NormalizedName(identifier.partition("[")[0])
+        infos = list(information[identifier])
+        pinned = any(
+            any(s.operator in ("==", "===") and "*" not in s.version for s in i.requirement.specifier)
+            for i in infos
+        )
+        in_causes = any(c.requirement.name == name for c in backtrack_causes)
+        return (
+            name != PYTHON,  # Requires-Python first: cheapest and most decisive
+            name not in self._fixed,  # system-fixed projects next: a single candidate
+            not in_causes,
+            not pinned,
+            identifier,
+        )
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> list[Candidate]:
+        reqs = list(requirements[identifier])
+        if not reqs:  # resolvelib may ask for an identifier only known through incompatibilities
+            return []
+        name = reqs[0].name
+        extras = frozenset().union(*(r.extras for r in reqs))
+        bad = {c.version for c in incompatibilities[identifier]}
+        specifier = SpecifierSet()
+        for r in reqs:
+            specifier &= r.specifier
+        if name == PYTHON:
+            ok = specifier.contains(self._python_version, prereleases=True)
+            return [Candidate(PYTHON, self._python_version)] if ok else []
+        specifier &= self._constraints.get(name, SpecifierSet())
+
+        matches: list[Candidate] = []
+        fixed = self._fixed.get(name)
+        if fixed is not None:
+            version = fixed.provision.version
+            if version not in bad and specifier.contains(version, prereleases=True):
+                matches.append(Candidate(name, version, extras, system=fixed.provision))
+            if not fixed.replaceable:
+                return matches
+        explicit_pre = any(s.prereleases for s in specifier) if len(specifier) else False
+        available = self._index_candidates(name)
+        versions = {c.version for c in available}
+        allowed = set(specifier.filter(versions, prereleases=True if explicit_pre else None))
+        for cand in available:
+            if cand.version in allowed and cand.version not in bad:
+                matches.append(Candidate(name, cand.version, extras, cand.files))
+        index_matches = [m for m in matches if m.system is None]
+        if index_matches and index_matches[0].has_wheel:
+            self._index.prefetch_metadata([index_matches[0].files[0]])
+        return matches
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        if not requirement.specifier.contains(candidate.version, prereleases=True):
+            return False
+        if candidate.system is None and candidate.name != PYTHON:
+            constraint = self._constraints.get(candidate.name)
+            if constraint is not None and not constraint.contains(
+                candidate.version, prereleases=True
+            ):
+                return False
+        return requirement.extras <= candidate.extras
+
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        if candidate.name == PYTHON:
+            return []
+        parent = str(candidate)
+        deps: list[Req] = []
+        if candidate.extras:
+            deps.append(
+                Req(
+                    candidate.name,
+                    SpecifierSet(f"=={candidate.version}"),
+                    parent=parent,
+                    text=f"{candidate.name}=={candidate.version}",
+                )
+            )
+        if candidate.system is not None:
+            fixed = self._fixed[candidate.name]
+            deps.extend(self._requirements(fixed.requires, candidate.extras, parent))
+        elif candidate.has_wheel:
+            wheel = next(f for f in candidate.files if f.kind is FileKind.WHEEL)
+            metadata = self._index.get_metadata(wheel)
+            if metadata.requires_python is not None and str(metadata.requires_python):
+                deps.append(
+                    Req(
+                        PYTHON,
+                        metadata.requires_python,
+                        parent=parent,
+                        text=f"Requires-Python {metadata.requires_python}",
+                    )
+                )
+            deps.extend(self._requirements(metadata.requires_dist, candidate.extras, parent))
+        # An sdist-only candidate has no metadata without a build, which sysnative never
+        # runs: it is native, and the system's package brings its dependencies.
+        names = {d.name for d in deps if d.name != PYTHON}
+        self._index.prefetch_files(n for n in names if n not in self._fixed)
+        return deps
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _requirements(
+        self,
+        requirements: Iterable[Requirement],
+        extras: frozenset[NormalizedName],
+        parent: str,
+    ) -> Iterator[Req]:
+        wanted_extras = [""] + sorted(extras)
+        for req in requirements:
+            if req.marker is not None and not any(
+                req.marker.evaluate({**self._target.markers, "extra": extra})
+                for extra in wanted_extras
+            ):
+                continue
+            yield Req(
+                canonicalize_name(req.name),
+                req.specifier,
+                frozenset(canonicalize_name(e) for e in req.extras),
+                parent=parent,
+                text=_without_marker(req),
+            )
+
+    def _index_candidates(self, name: NormalizedName) -> tuple[Candidate, ...]:
+        cached = self._versions_cache.get(name)
+        if cached is None:
+            cached = self._versions_cache[name] = build_candidates(
+                name, self._index.get_files(name), self._tag_priority, self._python_version
+            )
+        return cached
+
+
+def _without_marker(req: Requirement) -> str:
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+    return f"{req.name}{extras}{req.specifier}"
+
+
+def build_candidates(
+    name: NormalizedName,
+    files: Iterable[IndexFile],
+    tag_priority: Mapping[Tag, int],
+    python_version: Version,
+) -> tuple[Candidate, ...]:
+    """Group an index listing into candidate versions, newest first, binary-only.
+
+    A version is a candidate when it has a wheel for the target. sdists count only for a
+    project that publishes no usable wheel in any version: such a project is native, and
+    building it is the system's job, not ours. Yanked files are left out (PEP 592): the
+    resolver never needs them to pin, and ``==`` pins to yanked releases are rare enough
+    to be refused with the ordinary "no matching version" message.
+    """
+    by_version: dict[Version, list[IndexFile]] = defaultdict(list)
+    any_wheel = False
+    for f in files:
+        if f.yanked is not None:
+            continue
+        if f.requires_python is not None and not f.requires_python.contains(
+            python_version, prereleases=True
+        ):
+            continue
+        if f.kind is FileKind.WHEEL:
+            if not any(t in tag_priority for t in f.tags):
+                continue
+            any_wheel = True
+        by_version[f.version].append(f)
+    out = []
+    worst = len(tag_priority) + 1
+    for version in sorted(by_version, reverse=True):
+        group = by_version[version]
+        wheels = [f for f in group if f.kind is FileKind.WHEEL]
+        if any_wheel and not wheels:
+            continue
+
+        def rank(f: IndexFile) -> tuple[int, int, str]:
+            if f.kind is not FileKind.WHEEL:
+                return (1, worst, f.filename)
+            # pip's order: the most specific tag the target supports. Whether a pure wheel
+            # exists (and is then the one installed) is decided later, by ``classify``.
+            best = min(tag_priority.get(t, worst) for t in f.tags)
+            return (0, best, f.filename)
+
+        out.append(Candidate(name, version, files=tuple(sorted(group, key=rank))))
+    return tuple(out)

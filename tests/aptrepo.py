@@ -1,0 +1,257 @@
+"""A real, tiny apt repository and an isolated apt configuration, built at test time.
+
+Tests of the apt provider should talk to the real ``apt-cache``/``apt-get``/``dpkg-query``
+(their output formats are the contract), but must never depend on or change the machine's apt
+state. :class:`LocalAptRepo` therefore builds ``.deb`` files with ``dpkg-deb``, indexes them
+with ``dpkg-scanpackages`` into a flat repository, and writes an ``apt.conf`` whose every
+``Dir::`` setting points under the test's temporary directory, including a fake dpkg status
+file the test controls with :meth:`LocalAptRepo.mark_installed`. Passing :attr:`LocalAptRepo.env`
+to a command (``APT_CONFIG`` for apt, ``DPKG_ADMINDIR`` for dpkg) makes it see only this world.
+
+Use the fixture by re-exporting it from a test module::
+
+    from aptrepo import local_apt_repo  # noqa: F401
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+__all__ = ["LocalAptRepo", "build_deb", "local_apt_repo", "missing_tools"]
+
+REQUIRED_TOOLS = ("dpkg-deb", "dpkg-scanpackages", "apt-get", "apt-cache", "dpkg-query")
+
+
+def missing_tools() -> tuple[str, ...]:
+    """The tools this helper needs that are not on ``PATH``."""
+    return tuple(t for t in REQUIRED_TOOLS if shutil.which(t) is None)
+
+
+def _run(
+    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    full_env = dict(os.environ)
+    full_env.update({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(
+        list(argv), cwd=cwd, env=full_env, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv)} exited with {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc.stdout
+
+
+def _upstream_filename_version(version: str) -> str:
+    """Debian file names drop the epoch (``1:2.0-1`` → ``2.0-1``)."""
+    return version.split(":", 1)[1] if ":" in version else version
+
+
+def build_deb(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    depends: Sequence[str] = (),
+    architecture: str = "all",
+    files: Mapping[str, str] | None = None,
+    postinst: str | None = None,
+    conflicts: Sequence[str] = (),
+    provides: Sequence[str] = (),
+) -> Path:
+    """Build ``name_version_arch.deb`` in ``dest`` and return its path.
+
+    ``files`` maps paths inside the package (``usr/lib/python3/dist-packages/foo/__init__.py``)
+    to their text. Packages are built uncompressed (``-Znone``) because they are tiny and the
+    test suite builds many of them.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    fname_version = _upstream_filename_version(version)
+    staging = dest / f".build-{name}-{fname_version}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    debian = staging / "DEBIAN"
+    debian.mkdir(parents=True)
+    control = [
+        f"Package: {name}",
+        f"Version: {version}",
+        f"Architecture: {architecture}",
+        "Maintainer: sysnative tests <tests@example.invalid>",
+        "Section: python",
+        "Priority: optional",
+    ]
+    if depends:
+        control.append("Depends: " + ", ".join(depends))
+    if conflicts:
+        control.append("Conflicts: " + ", ".join(conflicts))
+    if provides:
+        control.append("Provides: " + ", ".join(provides))
+    control.append(f"Description: {name} built by the sysnative test suite")
+    (debian / "control").write_text("\n".join(control) + "\n", encoding="utf-8")
+    if postinst is not None:
+        script = debian / "postinst"
+        script.write_text(postinst, encoding="utf-8")
+        script.chmod(0o755)
+    for rel, content in (files or {}).items():
+        target = staging / rel.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    deb = dest / f"{name}_{fname_version}_{architecture}.deb"
+    _run(["dpkg-deb", "--build", "--root-owner-group", "-Znone", str(staging), str(deb)])
+    shutil.rmtree(staging)
+    return deb
+
+
+@dataclass(frozen=True)
+class _Installed:
+    name: str
+    version: str
+    architecture: str
+    depends: tuple[str, ...]
+
+
+class LocalAptRepo:
+    """A flat apt repository plus an apt/dpkg world that exists only under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo_dir = root / "repo"
+        self.etc_dir = root / "etc"
+        self.state_dir = root / "state"
+        self.cache_dir = root / "cache"
+        #: dpkg's admin directory: the fake ``status`` file and dpkg's locks live here.
+        self.dpkg_dir = root / "dpkg"
+        self.config_path = self.etc_dir / "apt.conf"
+        self._installed: dict[str, _Installed] = {}
+        for d in (
+            self.repo_dir,
+            self.etc_dir / "apt.conf.d",
+            self.etc_dir / "sources.list.d",
+            self.etc_dir / "preferences.d",
+            self.etc_dir / "trusted.gpg.d",
+            self.state_dir / "lists" / "partial",
+            self.cache_dir / "archives" / "partial",
+            self.dpkg_dir / "updates",
+            self.dpkg_dir / "info",
+            root / "log",
+        ):
+            d.mkdir(parents=True, exist_ok=True)
+        (self.etc_dir / "main.conf").write_text("", encoding="utf-8")
+        (self.dpkg_dir / "status").write_text("", encoding="utf-8")
+        (self.dpkg_dir / "available").write_text("", encoding="utf-8")
+        (self.etc_dir / "sources.list").write_text(
+            f"deb [trusted=yes] file:{self.repo_dir} ./\n", encoding="utf-8"
+        )
+        self.config_path.write_text(self._apt_conf(), encoding="utf-8")
+
+    def _apt_conf(self) -> str:
+        settings = {
+            "Dir::State": self.state_dir,
+            "Dir::State::lists": self.state_dir / "lists",
+            "Dir::State::status": self.dpkg_dir / "status",
+            "Dir::State::extended_states": self.state_dir / "extended_states",
+            "Dir::Cache": self.cache_dir,
+            "Dir::Cache::archives": self.cache_dir / "archives",
+            # No binary caches: the status file changes between commands and the repository
+            # is tiny, so parsing from scratch is both correct and fast.
+            "Dir::Cache::pkgcache": "",
+            "Dir::Cache::srcpkgcache": "",
+            "Dir::Etc": self.etc_dir,
+            "Dir::Etc::main": self.etc_dir / "main.conf",
+            "Dir::Etc::Parts": self.etc_dir / "apt.conf.d",
+            "Dir::Etc::SourceList": self.etc_dir / "sources.list",
+            "Dir::Etc::SourceParts": self.etc_dir / "sources.list.d",
+            "Dir::Etc::Preferences": self.etc_dir / "preferences",
+            "Dir::Etc::PreferencesParts": self.etc_dir / "preferences.d",
+            "Dir::Etc::Trusted": self.etc_dir / "trusted.gpg",
+            "Dir::Etc::TrustedParts": self.etc_dir / "trusted.gpg.d",
+            "Dir::Log": self.root / "log",
+            "APT::Get::List-Cleanup": "false",
+            "Acquire::Languages": "none",
+            # As root, apt fetches as the ``_apt`` user, which cannot read a private tmp dir.
+            "APT::Sandbox::User": getpass.getuser(),
+            "Debug::pkgProblemResolver": "false",
+            "Debug::NoLocking": "false",
+        }
+        return "".join(f'{key} "{value}";\n' for key, value in settings.items())
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for commands that must see only this world."""
+        return {"APT_CONFIG": str(self.config_path), "DPKG_ADMINDIR": str(self.dpkg_dir)}
+
+    def add(
+        self,
+        name: str,
+        version: str,
+        *,
+        depends: Sequence[str] = (),
+        architecture: str = "all",
+        files: Mapping[str, str] | None = None,
+        postinst: str | None = None,
+        conflicts: Sequence[str] = (),
+        provides: Sequence[str] = (),
+    ) -> Path:
+        """Build a package into the repository (visible after :meth:`publish`)."""
+        return build_deb(
+            self.repo_dir,
+            name,
+            version,
+            depends=depends,
+            architecture=architecture,
+            files=files,
+            postinst=postinst,
+            conflicts=conflicts,
+            provides=provides,
+        )
+
+    def publish(self) -> None:
+        """Index the repository and run ``apt-get update`` in the isolated configuration."""
+        packages = _run(["dpkg-scanpackages", "--multiversion", "."], cwd=self.repo_dir)
+        (self.repo_dir / "Packages").write_text(packages, encoding="utf-8")
+        _run(["apt-get", "update", "-q"], env=self.env)
+
+    def mark_installed(
+        self,
+        name: str,
+        version: str,
+        architecture: str = "all",
+        *,
+        depends: Sequence[str] = (),
+    ) -> None:
+        """Record ``name`` as installed in the fake dpkg status file (replacing any entry)."""
+        self._installed[name] = _Installed(name, version, architecture, tuple(depends))
+        stanzas = []
+        for pkg in self._installed.values():
+            lines = [
+                f"Package: {pkg.name}",
+                "Status: install ok installed",
+                "Priority: optional",
+                "Maintainer: sysnative tests <tests@example.invalid>",
+                f"Architecture: {pkg.architecture}",
+                f"Version: {pkg.version}",
+            ]
+            if pkg.depends:
+                lines.append("Depends: " + ", ".join(pkg.depends))
+            lines.append(f"Description: {pkg.name} (installed)")
+            stanzas.append("\n".join(lines) + "\n")
+        (self.dpkg_dir / "status").write_text("\n".join(stanzas), encoding="utf-8")
+
+
+@pytest.fixture
+def local_apt_repo(tmp_path: Path) -> LocalAptRepo:
+    """An empty :class:`LocalAptRepo` under ``tmp_path``; skips without apt/dpkg tools."""
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} to build a local apt repository")
+    return LocalAptRepo(tmp_path / "aptroot")
