@@ -134,7 +134,8 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             "For example: sysnative install --system-native --dry-run numpy requests",
         )
     target = environment.probe(environment.choose_interpreter(args.python))
-    provider = select_provider(args.provider)
+    cache = Cache()
+    provider = select_provider(args.provider, cache_dir=cache.root)
     table = mapping.load_builtin(provider.ecosystem)
     config = pipconfig.load_index_config(
         cli_index_url=args.index_url or reqs.index_url,
@@ -149,7 +150,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
     if policy.force_system & policy.force_pypi:
         both = ", ".join(sorted(policy.force_system & policy.force_pypi))
         raise UsageError(f"{both} cannot be forced to both --system and --pypi.")
-    index = SimpleIndexClient(config, Cache(), refresh=args.refresh)
+    index = SimpleIndexClient(config, cache, refresh=args.refresh)
     try:
         plan = build_plan(
             reqs, target=target, index=index, provider=provider, mapping=table, policy=policy

@@ -245,7 +245,7 @@ def parse_html_page(
             metadata_value = _metadata_attr(attrs["data-core-metadata"])
         elif "data-dist-info-metadata" in attrs:
             metadata_value = _metadata_attr(attrs["data-dist-info-metadata"])
-        yanked = attrs.get("data-yanked", "") if "data-yanked" in attrs else None
+        yanked = (attrs["data-yanked"] or "") if "data-yanked" in attrs else None
         found = make_index_file(
             filename,
             url,
@@ -733,7 +733,12 @@ class SimpleIndexClient:
         """PEP 658 ``<url>.metadata``: trusted (and hash-checked) when advertised, else
         accepted only when it parses as this wheel's metadata."""
         url = file.url + ".metadata"
-        response = self.http.get(url, {"Accept-Encoding": "gzip"})
+        try:
+            response = self.http.get(url, {"Accept-Encoding": "gzip"})
+        except IndexFailure:
+            if file.metadata_advertised:
+                raise
+            return None  # an unadvertised guess; the wheel itself may still be reachable
         if response.status != 200:
             if file.metadata_advertised:
                 logger.debug("advertised %s answered %s", redact_url(url), response.status)

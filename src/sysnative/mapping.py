@@ -66,6 +66,7 @@ __all__ = [
     "load_builtin",
     "load_file",
     "loads",
+    "merge",
 ]
 
 #: Debian policy §5.6.7: lower case letters, digits, ``+``, ``-``, ``.``; at least two
@@ -128,23 +129,47 @@ class MappingTable:
     ) -> None:
         """Index ``entries``; a later entry for the same project replaces an earlier one.
 
-        Reverse claims are applied in entry order, so a later claim on a package wins. Files
-        are checked for conflicting claims before they get here (see :func:`loads`).
+        Reverse claims are applied in entry order, so a later claim on a package wins. The
+        constructor trusts its entries: untrusted data must come through :func:`loads` (or
+        :func:`load_file`), which validates names and refuses conflicting claims first.
         """
-        self.ecosystem = ecosystem
         by_project: dict[NormalizedName, MappingEntry] = {}
         for entry in entries:
-            by_project.pop(entry.project, None)  # re-insert: keeps "later wins" order below
             by_project[entry.project] = entry
         reverse: dict[str, NormalizedName] = {}
         for entry in by_project.values():
             for package in entry.primary_for:
                 reverse[package] = entry.project
+        self._setup(ecosystem, by_project, reverse, provenance, origins)
+
+    def _setup(
+        self,
+        ecosystem: str,
+        by_project: dict[NormalizedName, MappingEntry],
+        reverse: dict[str, NormalizedName],
+        provenance: Mapping[str, object] | None,
+        origins: tuple[str, ...],
+    ) -> None:
+        self.ecosystem = ecosystem
         self._entries = by_project
         self._reverse = reverse
         self._provenance: Mapping[str, object] = MappingProxyType(dict(provenance or {}))
         self._origins = origins
         self._by_package: dict[str, tuple[NormalizedName, ...]] | None = None
+
+    @classmethod
+    def _prebuilt(
+        cls,
+        ecosystem: str,
+        by_project: dict[NormalizedName, MappingEntry],
+        reverse: dict[str, NormalizedName],
+        provenance: Mapping[str, object] | None,
+        origins: tuple[str, ...],
+    ) -> MappingTable:
+        """Adopt indexes the parser already built (saves a pass on every invocation)."""
+        table = cls.__new__(cls)
+        table._setup(ecosystem, by_project, reverse, provenance, origins)
+        return table
 
     @property
     def provenance(self) -> Mapping[str, object]:
@@ -333,8 +358,9 @@ class _Parser:
         id_match = _ID_RE.fullmatch
         package_ok = _PACKAGE_RE.fullmatch
         origin = self.origin
-        built: list[tuple[int, MappingEntry]] = []
-        deferred: list[tuple[int, str, dict[str, Any], NormalizedName]] = []
+        by_project: dict[NormalizedName, MappingEntry] = {}
+        reverse: dict[str, NormalizedName] = {}
+        deferred: list[tuple[str, dict[str, Any], NormalizedName]] = []
         seen: dict[str, int] = {}
         for index, item in enumerate(mappings):
             raw_id = item.get("id") if type(item) is dict else None
@@ -352,41 +378,59 @@ class _Parser:
             specs = item.get("specs")
             if len(item) == 2 and type(specs) is list:
                 for package in specs:
-                    if type(package) is not str or package_ok(package) is None:
+                    if (
+                        type(package) is not str
+                        or package_ok(package) is None
+                        or package in reverse
+                    ):
                         break
+                    reverse[package] = project
                 else:
                     packages = tuple(specs)
-                    entry = MappingEntry(
+                    by_project[project] = MappingEntry(
                         project, packages, None, None, None, None, origin, packages
                     )
-                    built.append((index, entry))
                     continue
+                for package in specs:  # undo this entry's claims; the general path decides
+                    if type(package) is str and reverse.get(package) == project:
+                        del reverse[package]
             where = f"entry #{index} ({entry_id})"
             if "specs" not in item and "specs_from" in item:
-                deferred.append((index, where, item, project))  # needs every id first
+                deferred.append((where, item, project))  # needs every id first
             else:
-                built.append((index, self.entry(where, item, project, mappings, seen)))
-        if deferred:
-            for index, where, item, project in deferred:
-                built.append((index, self.entry(where, item, project, mappings, seen)))
-            built.sort(key=lambda pair: pair[0])
-
-        claimed: dict[str, int] = {}
-        for index, entry in built:
-            for package in entry.primary_for:
-                other = claimed.setdefault(package, index)
-                if other != index:
-                    self.fail(
-                        f"entry #{index} (dep:pypi/{entry.project})",
-                        f"{package!r} is already the primary package of entry #{other}.",
-                        "Each package may name one project in the reverse direction: give "
-                        "the other entries 'alias_of' or an explicit 'primary_for' list.",
-                    )
-        entries = [entry for _, entry in built]
+                entry = self.entry(where, item, project, mappings, seen)
+                self.claim(where, entry, reverse, seen)
+                by_project[project] = entry
+        for where, item, project in deferred:
+            entry = self.entry(where, item, project, mappings, seen)
+            self.claim(where, entry, reverse, seen)
+            by_project[project] = entry
+        if deferred:  # put the specs_from entries back in file order
+            order = sorted(by_project, key=lambda project: seen[_ID_PREFIX + project])
+            by_project = {project: by_project[project] for project in order}
 
         if ecosystem is None:
             ecosystem = name or _ecosystem_from_origin(self.origin)
-        return MappingTable(ecosystem, entries, provenance, (self.origin,))
+        return MappingTable._prebuilt(ecosystem, by_project, reverse, provenance, (self.origin,))
+
+    def claim(
+        self,
+        where: str,
+        entry: MappingEntry,
+        reverse: dict[str, NormalizedName],
+        seen: dict[str, int],
+    ) -> None:
+        """Record ``entry``'s reverse claims; a package may have only one primary project."""
+        for package in entry.primary_for:
+            other = reverse.setdefault(package, entry.project)
+            if other != entry.project:
+                self.fail(
+                    where,
+                    f"{package!r} is already the primary package of entry "
+                    f"#{seen[_ID_PREFIX + other]} ({_ID_PREFIX}{other}).",
+                    "Each package may name one project in the reverse direction: give "
+                    "the other entries 'alias_of' or an explicit 'primary_for' list.",
+                )
 
     def bad_id(self, index: int, item: object) -> NoReturn:
         """Explain why an entry's id was refused (the fast path only knows that it was)."""

@@ -57,6 +57,8 @@ class _State:
     wheel_fallback: dict[NormalizedName, str] = field(default_factory=dict)
     #: Why each project routed to the system is native (from ``classify``).
     reasons: dict[NormalizedName, str] = field(default_factory=dict)
+    #: Native projects that cannot be had at all (policy ``error``): name -> why.
+    unavailable: dict[NormalizedName, str] = field(default_factory=dict)
     #: System-provided projects that must not be replaced by index versions.
     pinned_to_system: set[NormalizedName] = field(default_factory=set)
 
@@ -77,7 +79,12 @@ def build_plan(
         logger.debug("resolution pass %d with %d fixed projects", number, len(fixed))
         try:
             resolution = resolve(
-                reqs.requirements, reqs.constraints, index=index, target=target, fixed=fixed
+                reqs.requirements,
+                reqs.constraints,
+                index=index,
+                target=target,
+                fixed=fixed,
+                unavailable=state.unavailable,
             )
         except ResolutionConflict as exc:
             system_conflicts = [c for c in exc.conflicts if c.system is not None]
@@ -145,7 +152,9 @@ def _route_new(
             continue
         decision = decide(name, classification, mapping.lookup(name), policy)
         if isinstance(decision, Unroutable):
-            raise _unroutable(decision, cand)
+            _block(state, decision, cand)
+            changed = True
+            continue
         if decision.route is Route.SYSTEM and decision.package is not None:
             new[name] = decision.package
             state.reasons[name] = decision.reason
@@ -165,7 +174,8 @@ def _route_new(
             cand = resolution.candidates[name]
             result = fallback(name, classify(cand), why, policy)
             if isinstance(result, Unroutable):
-                raise _unroutable(result, cand)
+                _block(state, result, cand)
+                continue
             state.wheel_fallback[name] = why
             continue
         state.wanted[name] = package
@@ -248,13 +258,11 @@ def _system_requires(
     return tuple(out)
 
 
-def _unroutable(result: Unroutable, cand: Candidate) -> NativeConflict:
-    return NativeConflict(
-        f"{cand.name} {cand.version} cannot be installed: {result.why}.",
-        f"Try --native-fallback wheel to take the index's platform wheel, --pypi {cand.name} "
-        f"to take it from the index regardless, or install {cand.name} with the system "
-        "package manager and map it with --system.",
-    )
+def _block(state: _State, result: Unroutable, cand: Candidate) -> None:
+    """Take a native project nobody can provide out of the running: the next pass looks for
+    releases of its dependents that do without it, or explains why there are none."""
+    logger.debug("%s %s cannot be installed: %s", cand.name, cand.version, result.why)
+    state.unavailable[cand.name] = result.why
 
 
 def _make_plan(

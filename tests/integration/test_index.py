@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakeindex import FakeIndex, build_sdist, build_wheel
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from fakeindex import FakeIndex, build_sdist, build_wheel
 from sysnative.cache import Cache
 from sysnative.errors import HashMismatch, IndexFailure, ProjectNotFound
 from sysnative.http import HttpClient
@@ -111,7 +112,9 @@ def test_unknown_project(fake_index_any: FakeIndex, client: SimpleIndexClient) -
     assert fake_index_any.url in str(info.value)
 
 
-def test_server_error_is_retried_then_reported(fake_index: FakeIndex, sysnative_cache: Path) -> None:
+def test_server_error_is_retried_then_reported(
+    fake_index: FakeIndex, sysnative_cache: Path
+) -> None:
     fake_index.add_wheel("demo", "1.0")
     fake_index.fail_project("demo", status=500)
 
@@ -232,7 +235,10 @@ def test_metadata_by_range_requests_in_a_large_wheel(
     fake_index: FakeIndex, sysnative_cache: Path
 ) -> None:
     """The central directory and the member lie beyond the first tail request."""
-    filler = {f"demo/data/{i:05}.txt": hashlib.sha256(str(i).encode()).hexdigest() * 40 for i in range(3000)}
+    filler = {
+        f"demo/data/{i:05}.txt": hashlib.sha256(str(i).encode()).hexdigest() * 40
+        for i in range(3000)
+    }
     wheel = fake_index.add_wheel("demo", "1.0", requires_dist=["dep"], files=filler)
     fake_index.advertise_metadata = False
     fake_index.serve_metadata = False
@@ -291,7 +297,7 @@ def test_sdist_metadata_is_refused(fake_index: FakeIndex, sysnative_cache: Path)
 
     with _client(fake_index.url, sysnative_cache) as client:
         (file,) = client.get_files(_name("demo"))
-        with pytest.raises(MetadataUnavailable, match="demo-1.0.tar.gz"):
+        with pytest.raises(MetadataUnavailable, match=re.escape("demo-1.0.tar.gz")):
             client.get_metadata(file)
 
 
@@ -478,3 +484,22 @@ def test_sources_are_merged_in_order(
     assert len(local) == 2
     assert len(main) == 1
     assert fake_index.requests[fake_index.page_path("local-pkg")] == 1
+
+
+def test_http_proxy_from_environment(
+    fake_index: FakeIndex, sysnative_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index host is unreachable: only the proxy (the fake index) can answer."""
+    for var in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("http_proxy", fake_index.root_url)
+    _add_demo(fake_index)
+    unreachable = f"http://127.0.0.2:{_closed_port()}/simple"
+
+    with _client(unreachable, sysnative_cache) as client:
+        (file,) = client.get_files(_name("demo"))
+        meta = client.get_metadata(file)
+
+    assert file.url.startswith(unreachable.replace("/simple", "/files/"))
+    assert meta.version == Version("1.0")
+    assert fake_index.requests[fake_index.page_path("demo")] == 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sysnative.errors import ProviderUnavailable
 from sysnative.providers.base import Provider
 
 
-def select_provider(name: str | None) -> Provider:
+def select_provider(name: str | None, *, cache_dir: Path | None = None) -> Provider:
     """The provider called ``name``, or the one this machine has; a clear error otherwise."""
     from sysnative.providers.apt import AptProvider
 
@@ -31,4 +33,4 @@ def select_provider(name: str | None) -> Provider:
             f"The provider {name!r} was asked for, but its tools are not on this machine.",
             "Choose a provider this machine has with --provider, or install its tools.",
         )
-    return cls()
+    return cls(cache_dir=cache_dir)

@@ -19,9 +19,12 @@ The text parsers are pure module-level functions so they can be tested on record
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from packaging.version import Version
 
@@ -221,9 +224,14 @@ class AptProvider:
     name = "apt"
     ecosystem = "debian"
 
-    def __init__(self, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, *, env: Mapping[str, str] | None = None, cache_dir: Path | None = None
+    ) -> None:
         #: Extra environment for every command (``APT_CONFIG`` for an isolated apt in tests).
         self._env: dict[str, str] = dict(env) if env else {}
+        #: Where to keep apt's binary package cache when the system's apt config disables it.
+        self._cache_dir = cache_dir
+        self._options: tuple[str, ...] | None = None
         self._architecture: str | None = None
         self._architecture_known = False
 
@@ -240,6 +248,32 @@ class AptProvider:
             raise ProviderUnavailable(
                 _UNAVAILABLE_MESSAGE.format(missing=", ".join(missing)), _UNAVAILABLE_HINT
             )
+
+    def _apt_options(self) -> tuple[str, ...]:
+        """``-o`` options for every apt-cache / apt-get call.
+
+        Pattern-only matching always. And when the system's apt configuration switches off the
+        binary package cache (container images do, with ``Dir::Cache::pkgcache ""``), every apt
+        call re-parses all package lists (0.4 s for ``apt-cache policy`` on Debian 12 instead
+        of 0.02 s): then keep that cache in sysnative's cache dir. apt checks it against the
+        lists itself and rebuilds it when they change; it is keyed by ``APT_CONFIG`` so two
+        configurations never share one.
+        """
+        if self._options is None:
+            options = list(_PATTERN_ONLY)
+            if self._cache_dir is not None:
+                probe = self._run(["apt-config", "shell", "X", "Dir::Cache::pkgcache"])
+                if probe.ok and probe.stdout.strip() in ("X=''", ""):
+                    apt_config = self._env.get("APT_CONFIG", os.environ.get("APT_CONFIG", ""))
+                    key = hashlib.sha256(apt_config.encode()).hexdigest()
+                    where = self._cache_dir / "apt" / key[:16]
+                    where.mkdir(parents=True, exist_ok=True)
+                    options += [
+                        "-o", f"Dir::Cache::pkgcache={where / 'pkgcache.bin'}",
+                        "-o", f"Dir::Cache::srcpkgcache={where / 'srcpkgcache.bin'}",
+                    ]
+            self._options = tuple(options)
+        return self._options
 
     def _run(self, argv: Sequence[str]) -> Completed:
         try:
@@ -262,7 +296,7 @@ class AptProvider:
         if not names:
             return {}
         self._require_tools()
-        result = self._run(["apt-cache", *_PATTERN_ONLY, "policy", "--", *names])
+        result = self._run(["apt-cache", *self._apt_options(), "policy", "--", *names])
         if not result.ok:
             raise ProviderError(
                 "apt-cache could not report package versions: " + result.describe(),
@@ -293,7 +327,7 @@ class AptProvider:
         result = self._run(
             [
                 "apt-get",
-                *_PATTERN_ONLY,
+                *self._apt_options(),
                 "install",
                 "-s",
                 "--no-install-recommends",

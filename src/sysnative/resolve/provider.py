@@ -56,16 +56,19 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         *,
         constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
         fixed: Mapping[NormalizedName, FixedProject] | None = None,
+        unavailable: Iterable[NormalizedName] = (),
         user_requested: Iterable[NormalizedName] = (),
     ) -> None:
         self._index = index
         self._target = target
         self._constraints = dict(constraints or {})
         self._fixed = dict(fixed or {})
+        self._unavailable = frozenset(unavailable)
         self._user_requested = frozenset(user_requested)
         self._tag_priority = target.tag_priority()
         self._python_version = Version(target.python_full_version)
         self._versions_cache: dict[NormalizedName, tuple[Candidate, ...]] = {}
+        self._match_calls: dict[str, int] = {}
 
     # -- resolvelib interface -------------------------------------------------------------
 
@@ -114,6 +117,10 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
             ok = specifier.contains(self._python_version, prereleases=True)
             return [Candidate(PYTHON, self._python_version)] if ok else []
         specifier &= self._constraints.get(name, SpecifierSet())
+        if name in self._unavailable:
+            # A native project neither the system nor the policy can provide: no candidate,
+            # so the resolver looks for releases of its dependents that do without it.
+            return []
 
         matches: list[Candidate] = []
         fixed = self._fixed.get(name)
@@ -130,9 +137,13 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         for cand in available:
             if cand.version in allowed and cand.version not in bad:
                 matches.append(Candidate(name, cand.version, extras, cand.files))
-        index_matches = [m for m in matches if m.system is None]
-        if index_matches and index_matches[0].has_wheel:
-            self._index.prefetch_metadata([index_matches[0].files[0]])
+        # Fetch ahead: the best candidate's metadata at once; once the resolver comes back for
+        # the same project (it is backtracking), the next several, concurrently.
+        seen = self._match_calls[identifier] = self._match_calls.get(identifier, 0) + 1
+        ahead = 1 if seen == 1 else 8
+        self._index.prefetch_metadata(
+            m.files[0] for m in matches[:ahead] if m.system is None and m.has_wheel
+        )
         return matches
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
@@ -235,13 +246,19 @@ def build_candidates(
     """
     by_version: dict[Version, list[IndexFile]] = defaultdict(list)
     any_wheel = False
+    # A project lists thousands of files with a handful of distinct Requires-Python values;
+    # evaluating each once keeps large pages cheap.
+    python_ok: dict[str, bool] = {}
     for f in files:
         if f.yanked is not None:
             continue
-        if f.requires_python is not None and not f.requires_python.contains(
-            python_version, prereleases=True
-        ):
-            continue
+        if f.requires_python is not None:
+            key = str(f.requires_python)
+            ok = python_ok.get(key)
+            if ok is None:
+                ok = python_ok[key] = f.requires_python.contains(python_version, prereleases=True)
+            if not ok:
+                continue
         if f.kind is FileKind.WHEEL:
             if not any(t in tag_priority for t in f.tags):
                 continue

@@ -45,11 +45,15 @@ class Conflict:
     requirements: tuple[Req, ...]
     #: When the project is fixed by the system, what the system provides.
     system: SystemProvision | None = None
+    #: Why the project cannot be installed at all (a native project nobody can provide).
+    unavailable: str | None = None
 
     def describe(self, python_version: str) -> str:
         lines = [f"  {r.describe()}" for r in self.requirements]
         if self.project == PYTHON:
             lines.append(f"  the target interpreter is Python {python_version}")
+        elif self.unavailable is not None:
+            lines.append(f"  {self.project} cannot be installed: {self.unavailable}")
         elif self.system is not None:
             s = self.system
             state = "installed" if s.installed else "available"
@@ -83,6 +87,7 @@ def resolve(
     index: IndexClient,
     target: TargetEnvironment,
     fixed: Mapping[NormalizedName, FixedProject] | None = None,
+    unavailable: Mapping[NormalizedName, str] | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` for ``target``; raises ResolutionError with conflicts."""
     roots = list(_root_requirements(requirements, target))
@@ -91,6 +96,7 @@ def resolve(
         target,
         constraints=_constraint_map(constraints, target),
         fixed=fixed,
+        unavailable=unavailable or {},
         user_requested={r.name for r in roots},
     )
     index.prefetch_files(r.name for r in roots if not fixed or r.name not in fixed)
@@ -99,7 +105,7 @@ def resolve(
         result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
     except ResolutionImpossible as exc:
         causes: list[Req] = [info.requirement for info in exc.causes]
-        raise _impossible(causes, fixed or {}, target) from None
+        raise _impossible(causes, fixed or {}, unavailable or {}, target) from None
     except ResolutionTooDeep as exc:
         raise ResolutionError(
             f"Gave up after {exc.round_count} resolution rounds: the requirements leave too "
@@ -158,7 +164,10 @@ def _constraint_map(
 
 
 def _impossible(
-    causes: list[Req], fixed: Mapping[NormalizedName, FixedProject], target: TargetEnvironment
+    causes: list[Req],
+    fixed: Mapping[NormalizedName, FixedProject],
+    unavailable: Mapping[NormalizedName, str],
+    target: TargetEnvironment,
 ) -> ResolutionConflict:
     by_project: dict[NormalizedName, list[Req]] = {}
     for req in causes:
@@ -170,12 +179,26 @@ def _impossible(
             name,
             tuple(reqs),
             fixed[name].provision if name in fixed and name != PYTHON else None,
+            unavailable.get(name),
         )
         for name, reqs in by_project.items()
     )
     body = "\n".join(c.describe(target.python_full_version) for c in conflicts)
     system = [c for c in conflicts if c.system is not None]
-    if system:
+    blocked = [c for c in conflicts if c.unavailable is not None]
+    if blocked:
+        names = ", ".join(c.project for c in blocked)
+        first = blocked[0].project
+        head = (
+            f"{names} is native and cannot come from the system, and no release of the "
+            "projects that require it does without it:"
+        )
+        hint = (
+            f"Try --native-fallback wheel to take the index's platform wheel for {first}, "
+            f"--pypi {first} to take it from the index regardless, or install it with the "
+            "system package manager and map it with --system."
+        )
+    elif system:
         names = ", ".join(c.project for c in system)
         first = system[0].project
         head = f"The system's version of {names} does not satisfy what is required:"

@@ -1,0 +1,278 @@
+"""Pure parsing in sysnative.index (pages, file names, metadata, lazy zip) and the cache."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from sysnative.cache import Cache, CachedPage
+from sysnative.errors import IndexFailure
+from sysnative.http import redact_url
+from sysnative.index import (
+    _RangeFile,
+    make_index_file,
+    parse_core_metadata,
+    parse_html_page,
+    parse_json_page,
+    parse_page,
+    read_wheel_metadata,
+)
+from sysnative.models import FileKind
+
+PAGE = "http://127.0.0.1:1/simple/demo/"
+DEMO = canonicalize_name("demo")
+SHA = "a" * 64
+
+
+def test_html_page_attributes() -> None:
+    html = f"""<!DOCTYPE html><html><body>
+    <a href="../../files/demo-1.0-py3-none-any.whl#sha256={SHA}"
+       data-requires-python="&gt;=3.8,&lt;4"
+       data-core-metadata="sha256={"b" * 64}">demo-1.0-py3-none-any.whl</a>
+    <a href="/other/demo-1.1.tar.gz#md5=abc" data-yanked="">demo-1.1.tar.gz</a>
+    <a href="https://127.0.0.1:2/demo-1.2-py3-none-any.whl" data-yanked
+       data-dist-info-metadata="true">x</a>
+    <a href="demo-1.3-py3-none-any.whl" data-yanked="bad &amp; broken"
+       data-core-metadata="true" data-dist-info-metadata="sha256={"c" * 64}">y</a>
+    </body></html>"""
+
+    files = {str(f.version): f for f in parse_html_page(html, PAGE, DEMO)}
+
+    first = files["1.0"]
+    assert first.url == "http://127.0.0.1:1/files/demo-1.0-py3-none-any.whl"
+    assert first.sha256 == SHA
+    assert first.requires_python == SpecifierSet(">=3.8,<4")
+    assert first.metadata_advertised
+    assert first.metadata_sha256 == "b" * 64
+    assert first.yanked is None
+    assert files["1.1"].kind is FileKind.SDIST
+    assert files["1.1"].url == "http://127.0.0.1:1/other/demo-1.1.tar.gz"
+    assert files["1.1"].sha256 is None
+    assert files["1.1"].yanked == ""
+    assert files["1.2"].yanked == ""
+    assert files["1.2"].metadata_advertised
+    assert files["1.2"].metadata_sha256 is None
+    assert files["1.3"].url == PAGE + "demo-1.3-py3-none-any.whl"
+    assert files["1.3"].yanked == "bad & broken"
+    # PEP 714: data-core-metadata wins over the older name.
+    assert files["1.3"].metadata_sha256 is None
+
+
+def test_html_page_skips_other_formats_and_projects() -> None:
+    names = [
+        "demo-1.0.egg",
+        "demo-1.0.win32.exe",
+        "demo-1.0.tar.bz2",
+        "demo-latest-and-greatest.tar.gz",
+        "demo-1.0-py3-none-any.whl.metadata",
+        "other-1.0-py3-none-any.whl",
+        "demo-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "demo-2.0.zip",
+    ]
+    html = "".join(f'<a href="{n}">{n}</a>' for n in names) + "<a>no href</a>"
+
+    files = parse_html_page(html, PAGE, DEMO)
+
+    assert [f.filename for f in files] == [
+        "demo-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "demo-2.0.zip",
+    ]
+    assert not files[0].is_pure
+
+
+def test_html_page_without_project_filter_and_base_tag() -> None:
+    html = (
+        '<base href="http://127.0.0.1:3/pkgs/">'
+        '<a href="a-1.0.tar.gz">a</a><a href="b-2.0.zip">b</a>'
+    )
+
+    files = parse_html_page(html.encode(), "http://127.0.0.1:1/links.html")
+
+    assert [(f.project, f.url) for f in files] == [
+        ("a", "http://127.0.0.1:3/pkgs/a-1.0.tar.gz"),
+        ("b", "http://127.0.0.1:3/pkgs/b-2.0.zip"),
+    ]
+
+
+def test_json_page() -> None:
+    page = {
+        "meta": {"api-version": "1.1"},
+        "name": "demo",
+        "files": [
+            {
+                "filename": "demo-1.0-py3-none-any.whl",
+                "url": "../../files/demo-1.0-py3-none-any.whl",
+                "hashes": {"sha256": SHA.upper()},
+                "requires-python": ">=3.9",
+                "yanked": "security",
+                "core-metadata": {"sha256": "d" * 64},
+                "size": 123,
+            },
+            {
+                "filename": "demo-1.1.tar.gz",
+                "url": "https://127.0.0.1:2/demo-1.1.tar.gz#sha256=" + SHA,
+                "hashes": {},
+                "yanked": True,
+                "dist-info-metadata": True,
+            },
+            {
+                "filename": "demo-1.2-py3-none-any.whl",
+                "url": "x.whl",
+                "hashes": {},
+                "yanked": False,
+            },
+            {"filename": "demo.egg", "url": "demo.egg", "hashes": {}},
+            "not an object",
+        ],
+    }
+
+    files = parse_json_page(json.dumps(page).encode(), PAGE, DEMO)
+
+    assert [str(f.version) for f in files] == ["1.0", "1.1", "1.2"]
+    first, second, third = files
+    assert first.url == "http://127.0.0.1:1/files/demo-1.0-py3-none-any.whl"
+    assert first.sha256 == SHA
+    assert first.requires_python == SpecifierSet(">=3.9")
+    assert first.yanked == "security"
+    assert first.metadata_sha256 == "d" * 64
+    assert first.size == 123
+    assert second.url == "https://127.0.0.1:2/demo-1.1.tar.gz"
+    assert second.yanked == ""
+    assert second.metadata_advertised
+    assert second.sha256 is None
+    assert third.yanked is None
+    assert not third.metadata_advertised
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"files": 3}'])
+def test_json_page_malformed(body: bytes) -> None:
+    with pytest.raises(IndexFailure, match="PEP 691"):
+        parse_json_page(body, PAGE, DEMO)
+
+
+def test_parse_page_dispatches_on_content_type() -> None:
+    json_body = json.dumps({"files": [{"filename": "demo-1.0.tar.gz", "url": "d.tgz"}]})
+    html_body = '<a href="demo-2.0.tar.gz">x</a>'.encode("latin-1")
+
+    from_json = parse_page(json_body.encode(), "application/vnd.pypi.simple.v1+json", PAGE, DEMO)
+    from_html = parse_page(html_body, "text/html; charset=ISO-8859-1", PAGE, DEMO)
+
+    assert [str(f.version) for f in from_json] == ["1.0"]
+    assert [str(f.version) for f in from_html] == ["2.0"]
+
+
+def test_invalid_requires_python_is_ignored() -> None:
+    found = make_index_file("demo-1.0.tar.gz", PAGE, requires_python=">=3.6.*junk")
+    assert found is not None
+    assert found.requires_python is None
+
+
+def test_core_metadata_parsing() -> None:
+    data = (
+        b"Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 1.0.post1\n"
+        b"Requires-Python: >=3.8\nRequires-Dist: dep (>=2)\nRequires-Dist: ??? broken\n"
+        b'Requires-Dist: extra-dep; extra == "Fast"\nProvides-Extra: Fast\n\nBody text\n'
+    )
+
+    meta = parse_core_metadata(data)
+
+    assert meta.name == "demo-pkg"
+    assert meta.version == Version("1.0.post1")
+    assert [str(r) for r in meta.requires_dist] == ["dep>=2", 'extra-dep; extra == "fast"']
+    assert meta.requires_python == SpecifierSet(">=3.8")
+    assert meta.provides_extra == frozenset({"fast"})
+
+
+@pytest.mark.parametrize(
+    "data", [b"<html>not metadata</html>", b"Name: x\nVersion: not a version\n"]
+)
+def test_core_metadata_rejects_non_metadata(data: bytes) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - any ValueError subclass
+        parse_core_metadata(data)
+
+
+def _zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_range_file_reads_member_with_few_fetches() -> None:
+    metadata = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\n"
+    filler = {f"demo/{i}.py": bytes(range(256)) * 20 for i in range(200)}
+    blob = _zip_bytes({**filler, "demo-1.0.dist-info/METADATA": metadata})
+    fetched: list[tuple[int, int]] = []
+
+    def fetch(start: int, stop: int) -> bytes:
+        fetched.append((start, stop))
+        return blob[start:stop]
+
+    file = make_index_file("demo-1.0-py3-none-any.whl", PAGE + "demo-1.0-py3-none-any.whl")
+    assert file is not None
+    lazy = _RangeFile(fetch, len(blob), blob[-1024:], min_range=4096)
+
+    assert read_wheel_metadata(lazy, file) == metadata
+    assert 1 <= len(fetched) <= 3
+    assert sum(stop - start for start, stop in fetched) < len(blob) // 2
+
+
+def test_wheel_without_metadata_member() -> None:
+    file = make_index_file("demo-1.0-py3-none-any.whl", PAGE)
+    assert file is not None
+    with pytest.raises(IndexFailure, match="METADATA"):
+        read_wheel_metadata(io.BytesIO(_zip_bytes({"demo/__init__.py": b""})), file)
+    with pytest.raises(IndexFailure, match="not a valid zip"):
+        read_wheel_metadata(io.BytesIO(b"PK garbage"), file)
+
+
+def test_redact_url() -> None:
+    assert redact_url("http://u:p@127.0.0.1:1/simple") == "http://u:****@127.0.0.1:1/simple"
+    assert redact_url("http://token@127.0.0.1/x") == "http://token@127.0.0.1/x"
+    assert redact_url("http://127.0.0.1/x") == "http://127.0.0.1/x"
+
+
+# -- cache -------------------------------------------------------------------------------------
+
+
+def test_cache_blob_round_trip_and_corruption(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    cache.put_blob("metadata", "sha256:abc", b"data")
+    assert cache.get_blob("metadata", "sha256:abc") == b"data"
+    assert cache.get_blob("metadata", "sha256:other") is None
+
+    (entry,) = (p for p in tmp_path.rglob("*") if p.is_file())
+    entry.write_bytes(entry.read_bytes() + b"tail")
+    assert cache.get_blob("metadata", "sha256:abc") is None
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_cache_page_round_trip_ttl_and_corruption(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, page_ttl=600)
+    page = CachedPage(PAGE, 200, "text/html", b"<a>\n</a>", fetched_at=1000.0, etag='"x"')
+    cache.put_page(page)
+
+    loaded = cache.get_page(PAGE)
+    assert loaded == page
+    assert loaded.is_fresh(600, now=1599.0)
+    assert not loaded.is_fresh(600, now=1600.0)
+    assert loaded.revalidated(now=2000.0).is_fresh(600, now=2001.0)
+
+    (entry,) = (p for p in tmp_path.rglob("*") if p.is_file())
+    entry.write_bytes(b"\x00\xffgarbage")
+    assert cache.get_page(PAGE) is None
+    entry.write_bytes(b"")
+    assert cache.get_page(PAGE) is None
+
+
+def test_cache_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SYSNATIVE_CACHE_DIR", str(tmp_path / "c"))
+    assert Cache().root == tmp_path / "c"
