@@ -26,27 +26,53 @@ HERE = Path(__file__).resolve().parent
 
 
 def _sysnative(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
-    argv = [sys.executable, "-m", "sysnative", "install", "--system-native", "--dry-run", "-q",
-            "-r", str(req_file)]
+    argv = [
+        sys.executable,
+        "-m",
+        "sysnative",
+        "install",
+        "--system-native",
+        "--dry-run",
+        "-q",
+        "-r",
+        str(req_file),
+    ]
     return argv, {"SYSNATIVE_CACHE_DIR": cache}
 
 
 def _pip(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
-    argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
-            "--report", os.devnull, "-q", "--cache-dir", cache, "-r", str(req_file)]
+    argv = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--report",
+        os.devnull,
+        "-q",
+        "--cache-dir",
+        cache,
+        "-r",
+        str(req_file),
+    ]
     return argv, {}
 
 
 def _time(argv: list[str], extra_env: dict[str, str]) -> tuple[float, int]:
     env = {**os.environ, **extra_env}
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, check=False)
+    proc = subprocess.run(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
+    )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-3:]
-        print(f"    ({Path(argv[1]).name if argv[1] != '-m' else argv[2]} exited "
-              f"{proc.returncode}: {' / '.join(tail)})", file=sys.stderr)
+        print(
+            f"    ({Path(argv[1]).name if argv[1] != '-m' else argv[2]} exited "
+            f"{proc.returncode}: {' / '.join(tail)})",
+            file=sys.stderr,
+        )
     return elapsed, proc.returncode
 
 
@@ -60,7 +86,7 @@ def bench_set(req_file: Path, runs: int, cold: bool) -> tuple[float, float] | No
                 _, code = _time(argv, env)
                 if code != 0:
                     return None
-            for i in range(runs):
+            for _ in range(runs):
                 cache = tempfile.mkdtemp(dir=base) if cold else base
                 argv, env = tool(req_file, cache)
                 elapsed, code = _time(argv, env)

@@ -37,34 +37,80 @@ def _parser() -> argparse.ArgumentParser:
         description="Without --system-native, the arguments go to `pip install` unchanged.",
     )
     install.add_argument("requirements", nargs="*", metavar="REQ", help="PEP 508 requirements")
-    install.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE",
-                         dest="requirement_files", help="install from a requirements file")
-    install.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
-                         dest="constraint_files", help="constrain versions with this file")
-    install.add_argument("--system-native", action="store_true",
-                         help="pure wheels from the index, native projects from the system")
-    install.add_argument("--dry-run", action="store_true",
-                         help="compute and show the plan, change nothing")
-    install.add_argument("--report", metavar="FILE",
-                         help="write the plan as versioned JSON ('-' for stdout)")
-    install.add_argument("--python", metavar="PATH",
-                         help="target interpreter or venv (default: the active venv, else "
-                         "this interpreter)")
-    install.add_argument("--provider", choices=PROVIDERS, default=None,
-                         help="system package manager (default: detected)")
+    install.add_argument(
+        "-r",
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="FILE",
+        dest="requirement_files",
+        help="install from a requirements file",
+    )
+    install.add_argument(
+        "-c",
+        "--constraint",
+        action="append",
+        default=[],
+        metavar="FILE",
+        dest="constraint_files",
+        help="constrain versions with this file",
+    )
+    install.add_argument(
+        "--system-native",
+        action="store_true",
+        help="pure wheels from the index, native projects from the system",
+    )
+    install.add_argument(
+        "--dry-run", action="store_true", help="compute and show the plan, change nothing"
+    )
+    install.add_argument(
+        "--report", metavar="FILE", help="write the plan as versioned JSON ('-' for stdout)"
+    )
+    install.add_argument(
+        "--python",
+        metavar="PATH",
+        help="target interpreter or venv (default: the active venv, else this interpreter)",
+    )
+    install.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=None,
+        help="system package manager (default: detected)",
+    )
     install.add_argument("-i", "--index-url", metavar="URL", help="base URL of the package index")
-    install.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
-                         help="extra index URLs, as in pip")
-    install.add_argument("--native-fallback", choices=[f.value for f in Fallback],
-                         default=Fallback.ERROR.value,
-                         help="when the system cannot provide a native project: stop with an "
-                         "explanation (error, default) or take the index's platform wheel")
-    install.add_argument("--system", action="append", default=[], metavar="NAME",
-                         help="always take NAME from the system")
-    install.add_argument("--pypi", action="append", default=[], metavar="NAME",
-                         help="always take NAME from the index")
-    install.add_argument("--refresh", action="store_true",
-                         help="ignore cached index pages (metadata stays cached: it is immutable)")
+    install.add_argument(
+        "--extra-index-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="extra index URLs, as in pip",
+    )
+    install.add_argument(
+        "--native-fallback",
+        choices=[f.value for f in Fallback],
+        default=Fallback.ERROR.value,
+        help="when the system cannot provide a native project: stop with an "
+        "explanation (error, default) or take the index's platform wheel",
+    )
+    install.add_argument(
+        "--system",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="always take NAME from the system",
+    )
+    install.add_argument(
+        "--pypi",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="always take NAME from the index",
+    )
+    install.add_argument(
+        "--refresh",
+        action="store_true",
+        help="ignore cached index pages (metadata stays cached: it is immutable)",
+    )
     install.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     install.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     return parser
@@ -100,8 +146,9 @@ def _hand_to_pip(args: list[str]) -> int:
 def _configure_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 0 else logging.INFO if verbose == 0 else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s" if verbose <= 0 else
-                                           "%(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(message)s" if verbose <= 0 else "%(name)s: %(message)s")
+    )
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
@@ -166,8 +213,10 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             print(f"note: {note}")
         missing = [d for d in provider.site_dirs() if not target.sees(d)]
         if missing and plan.system:
-            print(f"warning: {target.executable} cannot see {', '.join(missing)}, so the "
-                  "system packages would not be importable there. Use a venv created with "
-                  "--system-site-packages from the system's python3.")
+            print(
+                f"warning: {target.executable} cannot see {', '.join(missing)}, so the "
+                "system packages would not be importable there. Use a venv created with "
+                "--system-site-packages from the system's python3."
+            )
         print(report.summary(plan) + " (dry run: nothing was changed)")
     return 0

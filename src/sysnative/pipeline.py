@@ -37,7 +37,7 @@ from sysnative.models import (
 from sysnative.providers.base import Provider
 from sysnative.requirements import RequirementSet
 from sysnative.resolve import Candidate, FixedProject, Resolution, ResolutionConflict, resolve
-from sysnative.route import Decision, Fallback, RoutePolicy, Unroutable, decide, fallback
+from sysnative.route import Fallback, RoutePolicy, Unroutable, decide, fallback
 
 logger = logging.getLogger(__name__)
 
@@ -179,9 +179,7 @@ def _route_new(
             state.wheel_fallback[name] = why
             continue
         state.wanted[name] = package
-    to_install = sorted(
-        p for p in state.wanted.values() if state.packages[p].installed is None
-    )
+    to_install = sorted(p for p in state.wanted.values() if state.packages[p].installed is None)
     state.closure = provider.simulate(to_install) if to_install else ()
     return True
 
@@ -197,16 +195,19 @@ def _fixed_projects(
     for name, provision in installed_system.items():
         if name in state.wheel_fallback:
             continue
-        fixed[name] = FixedProject(
-            provision, replaceable=name not in state.pinned_to_system
-        )
+        fixed[name] = FixedProject(provision, replaceable=name not in state.pinned_to_system)
     for item in state.closure:
         project = mapping.reverse(item.name)
         version = provider.to_pep440(item.version)
         if project is None or version is None or project in state.wheel_fallback:
             continue
         provision = SystemProvision(
-            project, version, provider.name, item.name, item.version, installed=False,
+            project,
+            version,
+            provider.name,
+            item.name,
+            item.version,
+            installed=False,
             requested=project in state.wanted,
         )
         replaceable = project not in state.wanted and project not in state.pinned_to_system
@@ -222,15 +223,20 @@ def _fixed_projects(
         assert version is not None
         fixed[project] = FixedProject(
             SystemProvision(
-                project, version, provider.name, package, distro_version,
+                project,
+                version,
+                provider.name,
+                package,
+                distro_version,
                 installed=info.installed is not None,
             )
         )
     # Requirements between system-provided projects, from the installed metadata: a
     # replacement from the index must still satisfy the system packages that use it.
     return {
-        name: replace(f, requires=_system_requires(target, name, fixed) if f.provision.installed
-                      else ())
+        name: replace(
+            f, requires=_system_requires(target, name, fixed) if f.provision.installed else ()
+        )
         for name, f in fixed.items()
     }
 
@@ -286,8 +292,10 @@ def _make_plan(
         wheel = classification.wheel
         assert wheel is not None
         if name in state.wheel_fallback:
-            reason = f"{classification.reason}; {state.wheel_fallback[name]}; platform wheel " \
+            reason = (
+                f"{classification.reason}; {state.wheel_fallback[name]}; platform wheel "
                 "(--native-fallback wheel)"
+            )
             native = True
         elif name in policy.force_pypi:
             reason, native = f"--pypi {name}", classification.kind.value == "native"
@@ -297,8 +305,13 @@ def _make_plan(
                 native = True
         rows.append(
             PlannedPackage(
-                name, cand.version, Route.PYPI, reason, required_by,
-                file=wheel, native_wheel=native,
+                name,
+                cand.version,
+                Route.PYPI,
+                reason,
+                required_by,
+                file=wheel,
+                native_wheel=native,
                 already_installed=_installed_same(target, name, cand),
             )
         )
@@ -310,14 +323,20 @@ def _make_plan(
             continue
         rows.append(
             PlannedPackage(
-                project, version, Route.SYSTEM, "comes with the system packages (dependency)",
-                provider=provider.name, package=item.name, distro_version=item.version,
+                project,
+                version,
+                Route.SYSTEM,
+                "comes with the system packages (dependency)",
+                provider=provider.name,
+                package=item.name,
+                distro_version=item.version,
             )
         )
     rows.sort(key=lambda r: (r.route is not Route.SYSTEM, r.name))
     notes = tuple(
         f"{name} takes the index's platform wheel while the system provides other native "
-        "packages: they were not built together" for name in state.wheel_fallback
+        "packages: they were not built together"
+        for name in state.wheel_fallback
     )
     return Plan(
         packages=tuple(rows),
@@ -340,8 +359,13 @@ def _system_row(
     else:
         reason = "comes with the system packages (dependency)"
     return PlannedPackage(
-        provision.project, provision.version, Route.SYSTEM, reason, required_by,
-        provider=provision.provider, package=provision.package or None,
+        provision.project,
+        provision.version,
+        Route.SYSTEM,
+        reason,
+        required_by,
+        provider=provision.provider,
+        package=provision.package or None,
         distro_version=provision.distro_version or None,
         already_installed=provision.installed,
     )

@@ -33,7 +33,7 @@ def render_table(plan: Plan) -> str:
             str(r.version),
             r.route.value + (" (native wheel)" if r.native_wheel else ""),
             _source(r),
-            r.reason + ("" if not r.already_installed else ""),
+            r.reason,
         )
         for r in plan.packages
     ]
@@ -41,8 +41,11 @@ def render_table(plan: Plan) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
+        for i, h in enumerate(headers)
+    ]
+
     # The last column is free text: do not pad it.
     def line(cells: Sequence[str]) -> str:
         padded = [c.ljust(w) for c, w in zip(cells[:-1], widths[:-1])]
@@ -60,8 +63,11 @@ def summary(plan: Plan) -> str:
     wheels = sum(1 for r in pypi_new if r.native_wheel)
     parts = [
         f"{len(system_new)} from {plan.provider}"
-        + (f" ({len(plan.system_closure)} distro packages in the transaction)"
-           if plan.system_closure else ""),
+        + (
+            f" ({len(plan.system_closure)} distro packages in the transaction)"
+            if plan.system_closure
+            else ""
+        ),
         f"{len(pypi_new)} wheels from the index"
         + (f" ({wheels} of them native, see notes)" if wheels else ""),
     ]
@@ -100,8 +106,12 @@ def to_json(plan: Plan) -> dict[str, Any]:
         "target_python": plan.target_python,
         "packages": packages,
         "system_transaction": [
-            {"package": c.name, "version": c.version, "architecture": c.architecture,
-             "replaces": c.replaces}
+            {
+                "package": c.name,
+                "version": c.version,
+                "architecture": c.architecture,
+                "replaces": c.replaces,
+            }
             for c in plan.system_closure
         ],
         "notes": list(plan.notes),

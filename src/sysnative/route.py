@@ -65,8 +65,10 @@ def decide(
         )
     if project in policy.force_system:
         if entry is None or not entry.packages:
-            return Unroutable(project, f"--system {project} was given, but no mapping names "
-                              "a system package for it")
+            return Unroutable(
+                project,
+                f"--system {project} was given, but no mapping names a system package for it",
+            )
         return Decision(project, Route.SYSTEM, f"--system {project}", package=entry.packages[0])
     if classification.kind is Kind.PURE:
         return Decision(project, Route.PYPI, classification.reason)

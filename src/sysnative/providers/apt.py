@@ -269,8 +269,10 @@ class AptProvider:
                     where = self._cache_dir / "apt" / key[:16]
                     where.mkdir(parents=True, exist_ok=True)
                     options += [
-                        "-o", f"Dir::Cache::pkgcache={where / 'pkgcache.bin'}",
-                        "-o", f"Dir::Cache::srcpkgcache={where / 'srcpkgcache.bin'}",
+                        "-o",
+                        f"Dir::Cache::pkgcache={where / 'pkgcache.bin'}",
+                        "-o",
+                        f"Dir::Cache::srcpkgcache={where / 'srcpkgcache.bin'}",
                     ]
             self._options = tuple(options)
         return self._options

@@ -26,7 +26,7 @@ class Provider(Protocol):
         ...
 
     def simulate(self, packages: Sequence[str]) -> tuple[ClosureItem, ...]:
-        """Everything installing ``packages`` would install or upgrade, without changing anything."""
+        """Everything installing ``packages`` would install or upgrade; changes nothing."""
         ...
 
     def to_pep440(self, distro_version: str) -> Version | None:

@@ -86,7 +86,10 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         name = NormalizedName(identifier.partition("[")[0])
         infos = list(information[identifier])
         pinned = any(
-            any(s.operator in ("==", "===") and "*" not in s.version for s in i.requirement.specifier)
+            any(
+                s.operator in ("==", "===") and "*" not in s.version
+                for s in i.requirement.specifier
+            )
             for i in infos
         )
         in_causes = any(c.requirement.name == name for c in backtrack_causes)
@@ -201,7 +204,7 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         extras: frozenset[NormalizedName],
         parent: str,
     ) -> Iterator[Req]:
-        wanted_extras = [""] + sorted(extras)
+        wanted_extras = ["", *sorted(extras)]
         for req in requirements:
             if req.marker is not None and not any(
                 req.marker.evaluate({**self._target.markers, "extra": extra})

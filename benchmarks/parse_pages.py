@@ -1,0 +1,88 @@
+"""Time the parsing of real index pages taken from the sysnative page cache.
+
+    python benchmarks/parse_pages.py [--runs N] [--cache-dir DIR] [PROJECT ...]
+
+Nothing is fetched: the pages must already be in the cache (``$SYSNATIVE_CACHE_DIR`` or the
+user cache directory), e.g. after one ``sysnative install --dry-run`` that needs them. Each
+page is parsed ``--runs`` times in a fresh process state as far as parsing goes (the
+in-process memo caches of :mod:`sysnative.index` are cleared before every run unless
+``--keep-memo``), and the best and median times are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from sysnative import index
+from sysnative.cache import Cache, CachedPage
+
+DEFAULT_PROJECTS = ("botocore", "numpy", "cryptography", "twisted")
+
+
+def _cached_pages(root: Path) -> dict[str, CachedPage]:
+    """Every cached 200 page, by the project name that ends its URL."""
+    cache = Cache(root)
+    pages: dict[str, CachedPage] = {}
+    for path in (root / "pages").rglob("*"):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        try:
+            header = json.loads(path.read_bytes().partition(b"\n")[0])
+            url = str(header["url"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        page = cache.get_page(url)
+        if page is not None and page.status == 200:
+            pages[url.rstrip("/").rsplit("/", 1)[-1]] = page
+    return pages
+
+
+def _clear_memos() -> None:
+    clear = getattr(index, "clear_parse_caches", None)
+    if callable(clear):
+        clear()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("projects", nargs="*", default=list(DEFAULT_PROJECTS))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--keep-memo", action="store_true", help="do not clear memo caches")
+    args = parser.parse_args(argv)
+
+    root = args.cache_dir if args.cache_dir is not None else Cache().root
+    pages = _cached_pages(root)
+    total = 0.0
+    for project in args.projects:
+        name = canonicalize_name(project)
+        page = pages.get(name)
+        if page is None:
+            print(f"{name:>14}: not in the cache under {root}", file=sys.stderr)
+            continue
+        times = []
+        count = 0
+        for _ in range(args.runs):
+            if not args.keep_memo:
+                _clear_memos()
+            start = time.perf_counter()
+            count = len(index.parse_page(page.body, page.content_type, page.url, name))
+            times.append(time.perf_counter() - start)
+        total += min(times)
+        print(
+            f"{name:>14}: {len(page.body) / 1e6:6.2f} MB, {count:5d} files, "
+            f"best {min(times) * 1000:7.1f} ms, median {statistics.median(times) * 1000:7.1f} ms"
+        )
+    print(f"{'total best':>14}: {total * 1000:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

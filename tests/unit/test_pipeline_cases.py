@@ -1,0 +1,105 @@
+"""The planning stages over JSON fixture cases (``fixtures/cases/*.json``).
+
+Each case gives the index (projects, versions, wheel tags, requirements), what apt has, the
+target Python and the request; the real resolver, classifier, router and planner run over
+in-memory implementations of the index and provider seams.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from memory import MemoryApt, MemoryIndex, target
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from sysnative.errors import SysnativeError
+from sysnative.mapping import load_builtin
+from sysnative.models import Plan, Route
+from sysnative.pipeline import build_plan
+from sysnative.requirements import RequirementSet, UserRequirement
+from sysnative.route import Fallback, RoutePolicy
+
+CASES = sorted((Path(__file__).parents[2] / "fixtures" / "cases").glob("*.json"))
+
+
+def _reqs(case: dict[str, Any]) -> RequirementSet:
+    return RequirementSet(
+        requirements=tuple(
+            UserRequirement(Requirement(r), "command line") for r in case["requested"]
+        ),
+        constraints=tuple(
+            UserRequirement(Requirement(r), "constraints.txt:1")
+            for r in case.get("constraints", [])
+        ),
+    )
+
+
+def _policy(case: dict[str, Any]) -> RoutePolicy:
+    options = case.get("options", {})
+    return RoutePolicy(
+        native_fallback=Fallback(options.get("native_fallback", "error")),
+        force_system=frozenset(canonicalize_name(n) for n in options.get("system", [])),
+        force_pypi=frozenset(canonicalize_name(n) for n in options.get("pypi", [])),
+    )
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_case(path: Path) -> None:
+    case = json.loads(path.read_text())
+    apt = MemoryApt(case["system"])
+
+    def run() -> Plan:
+        return build_plan(
+            _reqs(case),
+            target=target(case.get("python", "3.11.2"), case.get("installed", [])),
+            index=MemoryIndex(case["index"]),
+            provider=apt,
+            mapping=load_builtin("debian"),
+            policy=_policy(case),
+        )
+
+    if "expected_error" in case:
+        with pytest.raises(SysnativeError) as info:
+            run()
+        text = f"{info.value.message}\n{info.value.hint}"
+        for fragment in case["expected_error"]:
+            assert fragment in text, f"{fragment!r} not in:\n{text}"
+        return
+    plan = run()
+    got = {p.name: f"{p.route.value} {p.version}" for p in plan.packages}
+    for name, want in case["expected"].items():
+        assert got.get(name) == want, f"{name}: expected {want}, plan has {got}"
+    for name in case.get("expected_absent", []):
+        assert name not in got
+    native_wheels = sorted(p.name for p in plan.packages if p.native_wheel)
+    assert native_wheels == sorted(case.get("expected_native_wheel", []))
+    for row in plan.packages:
+        if row.route is Route.PYPI:
+            assert row.file is not None
+            assert row.file.is_pure or row.native_wheel, f"{row.name} took a platform wheel"
+        else:
+            assert row.provider == "apt"
+    if case.get("expected_no_apt_query"):
+        assert apt.queries == []
+        assert apt.simulations == []
+
+
+def test_provider_is_queried_in_one_batch_per_pass() -> None:
+    case = json.loads((CASES[0].parent / "basic_routing.json").read_text())
+    apt = MemoryApt(case["system"])
+    build_plan(
+        _reqs(case),
+        target=target(),
+        index=MemoryIndex(case["index"]),
+        provider=apt,
+        mapping=load_builtin("debian"),
+        policy=RoutePolicy(),
+    )
+    assert len(apt.queries) == 1
+    # numpy is in the first resolution as scipy's dependency: both in the one query.
+    assert sorted(apt.queries[0]) == ["python3-numpy", "python3-scipy"]
+    assert apt.simulations == [("python3-numpy", "python3-scipy")]
