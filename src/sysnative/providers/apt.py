@@ -22,12 +22,14 @@ import dataclasses
 import hashlib
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from packaging.version import Version
 
+from sysnative.cache import atomic_write
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.debversion import debian_to_pep440
@@ -232,6 +234,8 @@ class AptProvider:
         #: Where to keep apt's binary package cache when the system's apt config disables it.
         self._cache_dir = cache_dir
         self._options: tuple[str, ...] | None = None
+        #: dpkg's status file, apt's lists dir and config dir (for the simulation cache key).
+        self._state_paths: tuple[str, ...] = ()
         self._architecture: str | None = None
         self._architecture_known = False
 
@@ -262,12 +266,21 @@ class AptProvider:
         if self._options is None:
             options = list(_PATTERN_ONLY)
             if self._cache_dir is not None:
-                probe = self._run(["apt-config", "shell", "X", "Dir::Cache::pkgcache"])
-                if probe.ok and probe.stdout.strip() in ("X=''", ""):
-                    apt_config = self._env.get("APT_CONFIG", os.environ.get("APT_CONFIG", ""))
-                    key = hashlib.sha256(apt_config.encode()).hexdigest()
-                    where = self._cache_dir / "apt" / key[:16]
-                    where.mkdir(parents=True, exist_ok=True)
+                probe = self._run(
+                    [
+                        "apt-config", "shell",
+                        "PKGCACHE", "Dir::Cache::pkgcache",
+                        "STATUS", "Dir::State::status/f",
+                        "LISTS", "Dir::State::lists/d",
+                        "ETC", "Dir::Etc/d",
+                    ]
+                )  # fmt: skip
+                values = _parse_apt_config_shell(probe.stdout) if probe.ok else {}
+                self._state_paths = tuple(
+                    values[k] for k in ("STATUS", "LISTS", "ETC") if values.get(k)
+                )
+                if probe.ok and not values.get("PKGCACHE"):
+                    where = self._private_dir()
                     options += [
                         "-o",
                         f"Dir::Cache::pkgcache={where / 'pkgcache.bin'}",
@@ -276,6 +289,34 @@ class AptProvider:
                     ]
             self._options = tuple(options)
         return self._options
+
+    def _private_dir(self) -> Path:
+        assert self._cache_dir is not None
+        apt_config = self._env.get("APT_CONFIG", os.environ.get("APT_CONFIG", ""))
+        key = hashlib.sha256(apt_config.encode()).hexdigest()
+        where = self._cache_dir / "apt" / key[:16]
+        where.mkdir(parents=True, exist_ok=True)
+        return where
+
+    def _simulation_key(self, argv: Sequence[str]) -> str | None:
+        """A key that changes whenever apt's answer could: the command, dpkg's status file,
+        the package lists and apt's configuration files (their names, sizes and mtimes)."""
+        if self._cache_dir is None or not self._state_paths:
+            return None
+        digest = hashlib.sha256("\0".join(argv).encode())
+        for root in self._state_paths:
+            try:
+                if os.path.isfile(root):
+                    st = os.stat(root)
+                    digest.update(f"{root}:{st.st_size}:{st.st_mtime_ns}".encode())
+                    continue
+                for dirpath, _dirs, files in sorted(os.walk(root)):
+                    for name in sorted(files):
+                        st = os.stat(os.path.join(dirpath, name))
+                        digest.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+            except OSError:
+                return None
+        return digest.hexdigest()
 
     def _run(self, argv: Sequence[str]) -> Completed:
         try:
@@ -326,28 +367,38 @@ class AptProvider:
         if not names:
             return ()
         self._require_tools()
-        result = self._run(
-            [
-                "apt-get",
-                *self._apt_options(),
-                "install",
-                "-s",
-                "--no-install-recommends",
-                "-y",
-                "--",
-                *names,
-            ]
-        )
-        if not result.ok:
-            raise _simulation_error(names, result)
-        removals = parse_removals(result.stdout)
+        argv = [
+            "apt-get",
+            *self._apt_options(),
+            "install",
+            "-s",
+            "--no-install-recommends",
+            "-y",
+            "--",
+            *names,
+        ]
+        # The simulation is the slowest part of planning (0.5-1 s: apt solves the whole
+        # dependency problem). Its answer only depends on the inputs in the key, so an
+        # unchanged system answers from the cache.
+        key = self._simulation_key(argv)
+        cached = self._private_dir() / f"simulate-{key}.txt" if key else None
+        if cached is not None and cached.is_file():
+            stdout = cached.read_text(encoding="utf-8")
+        else:
+            result = self._run(argv)
+            if not result.ok:
+                raise _simulation_error(names, result)
+            stdout = result.stdout
+            if cached is not None:
+                atomic_write(cached, stdout.encode("utf-8"))
+        removals = parse_removals(stdout)
         if removals:
             raise ProviderError(
                 f"Installing {', '.join(names)} with apt would remove {', '.join(removals)}.",
                 "sysnative does not remove system packages. Resolve the conflict with apt "
                 "yourself, or take these projects from the index instead.",
             )
-        return parse_simulation(result.stdout)
+        return parse_simulation(stdout)
 
     def to_pep440(self, distro_version: str) -> Version | None:
         return debian_to_pep440(distro_version)
@@ -430,3 +481,14 @@ def _simulation_error(names: Sequence[str], result: Completed) -> ProviderError:
             + "` to see apt's full explanation."
         )
     return ProviderError(message, hint)
+
+
+def _parse_apt_config_shell(text: str) -> dict[str, str]:
+    """``NAME='value'`` lines from ``apt-config shell`` (values are shell-quoted)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            parts = shlex.split(value) if value else []
+            out[name.strip()] = parts[0] if parts else ""
+    return out
