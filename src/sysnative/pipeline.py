@@ -91,9 +91,11 @@ def build_plan(
             if policy.native_fallback is not Fallback.WHEEL or not system_conflicts:
                 raise
             for conflict in system_conflicts:
-                why = f"the system's {conflict.system.version} conflicts"  # type: ignore[union-attr]
+                assert conflict.system is not None
+                why = f"the system's version {conflict.system.version} conflicts"
                 state.wheel_fallback[conflict.project] = why
                 state.wanted.pop(conflict.project, None)
+            _simulate(state, provider)
             fixed = _fixed_projects(state, target, provider, mapping, installed_system)
             continue
         changed = _route_new(resolution, state, provider, mapping, policy, fixed)
@@ -158,6 +160,8 @@ def _route_new(
         if decision.route is Route.SYSTEM and decision.package is not None:
             new[name] = decision.package
             state.reasons[name] = decision.reason
+        elif decision.native_wheel and name not in policy.force_pypi:
+            state.wheel_fallback[name] = "no system package is mapped for it"
     if not new:
         return changed
     answers = provider.query(sorted(set(new.values()) - set(state.packages)))
@@ -179,9 +183,14 @@ def _route_new(
             state.wheel_fallback[name] = why
             continue
         state.wanted[name] = package
+    _simulate(state, provider)
+    return True
+
+
+def _simulate(state: _State, provider: Provider) -> None:
+    """Read the install closure of everything the plan asks of the provider."""
     to_install = sorted(p for p in state.wanted.values() if state.packages[p].installed is None)
     state.closure = provider.simulate(to_install) if to_install else ()
-    return True
 
 
 def _fixed_projects(
@@ -315,8 +324,9 @@ def _make_plan(
                 already_installed=_installed_same(target, name, cand),
             )
         )
+    packages_shown = {r.package for r in rows if r.package}
     for project, item in closure_projects.items():
-        if project is None or project in seen:
+        if project is None or project in seen or item.name in packages_shown:
             continue
         version = provider.to_pep440(item.version)
         if version is None:
@@ -333,10 +343,13 @@ def _make_plan(
             )
         )
     rows.sort(key=lambda r: (r.route is not Route.SYSTEM, r.name))
+    system_native = any(r.route is Route.SYSTEM for r in rows)
     notes = tuple(
         f"{name} takes the index's platform wheel while the system provides other native "
         "packages: they were not built together"
-        for name in state.wheel_fallback
+        if system_native
+        else f"{name} takes the index's platform wheel ({why})"
+        for name, why in state.wheel_fallback.items()
     )
     return Plan(
         packages=tuple(rows),

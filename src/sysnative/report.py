@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sysnative import __version__
+from sysnative.errors import SysnativeError
 from sysnative.models import Plan, PlannedPackage, Route
 
 #: Bump on any incompatible change to the JSON report; documented in docs/report.md.
@@ -125,7 +126,13 @@ def write_report(plan: Plan, path: str) -> None:
         print(text, end="")
         return
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".sysnative-report-", dir=target.parent or Path("."))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".sysnative-report-", dir=target.parent or Path("."))
+    except OSError as exc:
+        raise SysnativeError(
+            f"Could not write the report to {path!r}: {exc.strerror or exc}.",
+            "Check that the directory exists and is writable.",
+        ) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
