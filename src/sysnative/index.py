@@ -21,6 +21,7 @@ asking later never fetches anything twice.
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import json
 import logging
@@ -31,15 +32,16 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
+from packaging import __version__ as packaging_version
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -50,6 +52,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from sysnative import __version__ as sysnative_version
 from sysnative.cache import Cache, CachedPage
 from sysnative.errors import HashMismatch, IndexFailure, ProjectNotFound, SysnativeError
 from sysnative.http import HttpClient, Response, redact_url
@@ -136,6 +139,44 @@ class _Memo(Generic[K, V]):
 
 # -- parsing: file names -----------------------------------------------------------------
 
+#: Per-process memos of the per-string parsing work: the same file names (several sources,
+#: several pages) and, above all, the same requires-python strings recur thousands of times.
+#: Their values are immutable (``SpecifierSet`` is never mutated by sysnative), so sharing is
+#: safe; plain dicts are enough, as dict reads and writes are atomic under the GIL and a race
+#: only computes a value twice. Cleared wholesale when they grow past ``_MEMO_LIMIT``.
+_MEMO_LIMIT = 100_000
+_FileNameInfo = tuple[NormalizedName, Version, frozenset[Tag], FileKind]
+_filename_memo: dict[str, _FileNameInfo | None] = {}
+_requires_python_memo: dict[str, SpecifierSet | None] = {}
+
+
+def clear_parse_caches() -> None:
+    """Forget the per-process parsing memos (for benchmarks and tests)."""
+    _filename_memo.clear()
+    _requires_python_memo.clear()
+
+
+def _parse_filename(filename: str) -> _FileNameInfo | None:
+    """Project, version, tags and kind of a wheel/sdist name; ``None`` if it does not parse."""
+    try:
+        return _filename_memo[filename]
+    except KeyError:
+        pass
+    info: _FileNameInfo | None
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, tags = parse_wheel_filename(filename)
+            info = (name, version, tags, FileKind.WHEEL)
+        else:
+            name, version = parse_sdist_filename(filename)
+            info = (name, version, frozenset(), FileKind.SDIST)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        info = None
+    if len(_filename_memo) >= _MEMO_LIMIT:
+        _filename_memo.clear()
+    _filename_memo[filename] = info
+    return info
+
 
 def make_index_file(
     filename: str,
@@ -154,16 +195,10 @@ def make_index_file(
     Names that do not parse (``.egg``, ``.exe``, legacy versions) are skipped silently, as
     pip does.
     """
-    try:
-        if filename.endswith(".whl"):
-            name, version, _build, tags = parse_wheel_filename(filename)
-            kind = FileKind.WHEEL
-        else:
-            name, version = parse_sdist_filename(filename)
-            tags = frozenset()
-            kind = FileKind.SDIST
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+    info = _parse_filename(filename)
+    if info is None:
         return None
+    name, version, tags, kind = info
     if project is not None and name != project:
         return None
     return IndexFile(
@@ -183,32 +218,96 @@ def make_index_file(
 
 
 def parse_requires_python(value: str | None) -> SpecifierSet | None:
-    """A Requires-Python value; empty or invalid ones mean "no constraint", as in pip."""
-    if not value or not value.strip():
+    """A Requires-Python value; empty or invalid ones mean "no constraint", as in pip.
+
+    Memoized per string: the returned ``SpecifierSet`` may be shared, do not mutate it.
+    """
+    if not value:
         return None
     try:
-        return SpecifierSet(value)
-    except InvalidSpecifier:
-        logger.debug("ignoring invalid requires-python %r", value)
-        return None
+        return _requires_python_memo[value]
+    except KeyError:
+        pass
+    result: SpecifierSet | None = None
+    if value.strip():
+        try:
+            result = SpecifierSet(value)
+        except InvalidSpecifier:
+            logger.debug("ignoring invalid requires-python %r", value)
+    if len(_requires_python_memo) >= _MEMO_LIMIT:
+        _requires_python_memo.clear()
+    _requires_python_memo[value] = result
+    return result
 
 
 # -- parsing: PEP 503 HTML ---------------------------------------------------------------
 
+#: The start tags that matter on a PEP 503 page (``<a ...>`` and ``<base ...>``, any case,
+#: attributes across lines, ``>`` allowed inside quoted values), plus what html.parser would
+#: not read as markup at all: comments and the raw text of ``<script>``/``<style>``, matched
+#: so that links inside them are skipped. A start tag that never ends (no closing quote or
+#: ``>`` up to the end of the page) matches without group 3: the scan stops there, as
+#: html.parser's does, which also keeps the scan linear on malformed pages.
+_TAG_RE = re.compile(
+    r"<!--.*?(?:-->|\Z)"
+    r"|<(script|style)(?=[\s/>]).*?(?:</\1\s*>|\Z)"
+    r"|<(a|base)(?=[\s/>])(?:([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>)?",
+    re.IGNORECASE | re.DOTALL,
+)
+#: One attribute inside a start tag, as html.parser reads it: a name, then optionally
+#: ``=`` and a double-quoted, single-quoted or unquoted value. (Quotes always delimit a
+#: value here: an unquoted value containing ``"`` or ``'``, which HTML forbids, is the one
+#: case where html.parser and this tokenizer may split a page differently.)
+_ATTR_RE = re.compile(r"([^\s/>\"'=][^\s/>=]*)(?:\s*=+\s*(\"[^\"]*\"|'[^']*'|[^\s>]*))?")
+#: An absolute http(s) URL that ``urljoin``/``urldefrag`` would return unchanged: plain
+#: netloc, a path, no query/params, no whitespace (see :func:`_resolve_href`).
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9._~:@!$&'()*+,=%-]+/[^?#;\s]*(?:#\S*)?\Z")
 
-class _AnchorParser(HTMLParser):
-    """Collects ``<a>`` attributes and the ``<base href>`` of a page."""
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[dict[str, str | None]] = []
-        self.base: str | None = None
+def _attributes(text: str) -> dict[str, str | None]:
+    """The attributes of one start tag: names lowercased, values unquoted and unescaped,
+    ``None`` for an attribute without a value; the last of duplicates wins (as before)."""
+    attrs: dict[str, str | None] = {}
+    for match in _ATTR_RE.finditer(text):
+        name, value = match.group(1, 2)
+        if value is not None:
+            if value[:1] in ('"', "'"):
+                value = value[1:-1]
+            if "&" in value:
+                value = html.unescape(value)
+        attrs[name.lower()] = value
+    return attrs
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.anchors.append(dict(attrs))
-        elif tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
+
+def _scan_html(text: str) -> tuple[list[dict[str, str | None]], str | None]:
+    """The attributes of every ``<a>`` and the ``href`` of the first ``<base>`` (or None)."""
+    anchors: list[dict[str, str | None]] = []
+    base: str | None = None
+    for match in _TAG_RE.finditer(text):
+        tag, inside = match.group(2, 3)
+        if tag is None:  # a comment or a script/style element
+            continue
+        if inside is None:  # an unterminated start tag: the rest is not markup
+            break
+        attrs = _attributes(inside)
+        if tag.lower() == "a":
+            anchors.append(attrs)
+        elif base is None:
+            base = attrs.get("href")
+    return anchors, base
+
+
+def _resolve_href(base: str, href: str) -> tuple[str, str, str]:
+    """``href`` against ``base``: the URL without fragment, the fragment, the file name.
+
+    Index pages mostly link plain absolute URLs, for which ``urljoin`` and ``urldefrag``
+    are the identity plus a split at ``#``; those skip the (slow) general path.
+    """
+    if _PLAIN_URL_RE.match(href):
+        url, _sep, fragment = href.partition("#")
+        return url, fragment, unquote(url.rsplit("/", 1)[-1])
+    url, fragment = urldefrag(urljoin(base, href))
+    return url, fragment, unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
 def _metadata_attr(value: str | None) -> bool | str:
@@ -227,19 +326,16 @@ def _metadata_attr(value: str | None) -> bool | str:
 def parse_html_page(
     body: bytes | str, page_url: str, project: NormalizedName | None = None
 ) -> tuple[IndexFile, ...]:
-    """Files linked from a PEP 503 page (attributes are HTML-unescaped by the parser)."""
+    """Files linked from a PEP 503 page (attribute values are HTML-unescaped)."""
     text = body if isinstance(body, str) else body.decode("utf-8", errors="replace")
-    parser = _AnchorParser()
-    parser.feed(text)
-    parser.close()
-    base = urljoin(page_url, parser.base) if parser.base else page_url
+    anchors, base_href = _scan_html(text)
+    base = urljoin(page_url, base_href) if base_href else page_url
     files = []
-    for attrs in parser.anchors:
+    for attrs in anchors:
         href = attrs.get("href")
         if not href:
             continue
-        url, fragment = urldefrag(urljoin(base, href.strip()))
-        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        url, fragment, filename = _resolve_href(base, href.strip())
         metadata_value: bool | str = False
         if "data-core-metadata" in attrs:
             metadata_value = _metadata_attr(attrs["data-core-metadata"])
@@ -328,6 +424,134 @@ def parse_page(
     charset = re.search(r"charset=\"?([\w.-]+)", content_type, re.IGNORECASE)
     text = body.decode(charset.group(1) if charset else "utf-8", errors="replace")
     return parse_html_page(text, page_url, project)
+
+
+# -- parsed pages on disk ----------------------------------------------------------------
+
+#: Bump whenever parsing can give a different result for the same page.
+_PARSED_FORMAT = 1
+_PARSED_NAMESPACE = "parsed-pages"
+
+
+def _parsed_header(body: bytes, content_type: str, page_url: str, project: str | None) -> str:
+    """What a parsed list depends on; an entry is used only when its header is identical."""
+    return json.dumps(
+        [
+            _PARSED_FORMAT,
+            sysnative_version,
+            packaging_version,
+            page_url,
+            project,
+            content_type,
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
+
+
+def _encode_files(header: str, files: Iterable[IndexFile]) -> bytes:
+    rows = [
+        [
+            f.project,
+            str(f.version),
+            f.filename,
+            f.url,
+            f.kind.value,
+            " ".join(sorted(str(t) for t in f.tags)),
+            f.sha256,
+            str(f.requires_python) if f.requires_python is not None else None,
+            f.yanked,
+            f.metadata_advertised,
+            f.metadata_sha256,
+            f.size,
+        ]
+        for f in files
+    ]
+    return (header + "\n" + json.dumps(rows, separators=(",", ":"))).encode()
+
+
+def _decode_files(data: bytes, header: str) -> tuple[IndexFile, ...] | None:
+    """The files of an entry written by :func:`_encode_files`; ``None`` if stale or corrupt."""
+    head, sep, body = data.partition(b"\n")
+    if not sep or head.decode("utf-8", errors="replace") != header:
+        return None
+    names: dict[str, NormalizedName] = {}
+    versions: dict[str, Version] = {}
+    tag_sets: dict[str, frozenset[Tag]] = {"": frozenset()}
+    files = []
+    try:
+        rows = json.loads(body)
+        if not isinstance(rows, list):
+            return None
+        for row in rows:
+            name, version, filename, url, kind, tags, sha256, requires_python = row[:8]
+            yanked, metadata_advertised, metadata_sha256, size = row[8:]
+            if not (isinstance(filename, str) and isinstance(url, str)):
+                return None
+            if not isinstance(metadata_advertised, bool):
+                return None
+            project = names.get(name)
+            if project is None:
+                project = names[name] = canonicalize_name(name)
+            parsed_version = versions.get(version)
+            if parsed_version is None:
+                parsed_version = versions[version] = Version(version)
+            tag_set = tag_sets.get(tags)
+            if tag_set is None:
+                tag_set = tag_sets[tags] = frozenset(Tag(*t.split("-")) for t in tags.split())
+            files.append(
+                IndexFile(
+                    project=project,
+                    version=parsed_version,
+                    filename=filename,
+                    url=url,
+                    kind=FileKind(kind),
+                    tags=tag_set,
+                    sha256=_opt_str(sha256),
+                    requires_python=parse_requires_python(_opt_str(requires_python)),
+                    yanked=_opt_str(yanked),
+                    metadata_advertised=metadata_advertised,
+                    metadata_sha256=_opt_str(metadata_sha256),
+                    size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                )
+            )
+    except (ValueError, TypeError, AttributeError):  # InvalidVersion is a ValueError
+        return None
+    return tuple(files)
+
+
+def _opt_str(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string or null, got {type(value).__name__}")
+
+
+def parse_page_cached(
+    cache: Cache | None,
+    body: bytes,
+    content_type: str,
+    page_url: str,
+    project: NormalizedName | None,
+) -> tuple[IndexFile, ...]:
+    """:func:`parse_page`, remembering the result on disk next to the cached page.
+
+    The entry is keyed by the page URL and project (one entry per page, overwritten when
+    the page changes) and used only when the page body (by hash), content type, URL,
+    project, parser format and ``packaging`` version are all the same; a stale or corrupt
+    entry is parsed again and rewritten. Pages whose URL carries credentials are never
+    stored, so no password reaches the disk.
+    """
+    if cache is None or "@" in urlsplit(page_url).netloc:
+        return parse_page(body, content_type, page_url, project)
+    key = json.dumps([page_url, project])
+    header = _parsed_header(body, content_type, page_url, project)
+    data = cache.get_blob(_PARSED_NAMESPACE, key)
+    if data is not None:
+        files = _decode_files(data, header)
+        if files is not None:
+            return files
+    files = parse_page(body, content_type, page_url, project)
+    cache.put_blob(_PARSED_NAMESPACE, key, _encode_files(header, files))
+    return files
 
 
 # -- parsing: core metadata --------------------------------------------------------------
@@ -600,10 +824,13 @@ class SimpleIndexClient:
         page = self._pages.get(page_url, lambda: self._fetch_page(page_url))
         if page.status == 404:
             return None
-        files = parse_page(
-            page.body, page.content_type, _with_userinfo_of(page.url, page_url), project
+        return parse_page_cached(
+            self.cache,
+            page.body,
+            page.content_type,
+            _with_userinfo_of(page.url, page_url),
+            project,
         )
-        return files
 
     def _find_links_files(self, location: str) -> tuple[IndexFile, ...]:
         """All files of one find-links location (listed once per run)."""
@@ -615,8 +842,12 @@ class SimpleIndexClient:
             if page.status == 404:
                 logger.debug("find-links page %s does not exist", redact_url(location))
                 return ()
-            return parse_page(
-                page.body, page.content_type, _with_userinfo_of(page.url, location), None
+            return parse_page_cached(
+                self.cache,
+                page.body,
+                page.content_type,
+                _with_userinfo_of(page.url, location),
+                None,
             )
         path = _file_url_path(location) if _is_url(location) else Path(location).absolute()
         if path.is_dir():
