@@ -212,7 +212,7 @@ def test_html_duplicate_and_empty_attributes() -> None:
         "//127.0.0.1:5/p/demo-1.0.tar.gz",
         "../../files/demo-1.0.tar.gz#md5=x",
         "/abs/demo-1.0.tar.gz",
-        "file:///tmp/demo-1.0.tar.gz",
+        "file:///srv/demo-1.0.tar.gz",
     ],
 )
 @pytest.mark.parametrize("base", [PAGE, "https://127.0.0.1:1/simple/demo/", "file:///srv/s/"])

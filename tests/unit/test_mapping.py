@@ -7,6 +7,7 @@ manager's command line; every refused file must say which file and which entry i
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -209,8 +210,9 @@ def test_shipped_file_has_pep804_shape() -> None:
     assert apt["commands"]["install"]["command"].count("{}") == 1
     assert set(apt["specifier_syntax"]) == {"name_only", "exact_version", "version_ranges"}
     text = path.read_text(encoding="utf-8")
-    for forbidden in ("/root/", "/tmp/", "/work/", "pypi.org", "pythonhosted"):
-        assert forbidden not in text
+    # Shipped data names no host and no path of the machine that generated it.
+    assert re.search(r"https?://", text) is None
+    assert re.search(r'"/(root|tmp|home)/', text) is None
 
 
 # --- files, merging ----------------------------------------------------------------------
