@@ -7,7 +7,7 @@ these values, so each stage can be tested on its own with plain data.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -150,7 +150,7 @@ class Plan:
     target_python: str
     #: Distro packages the system step installs (the whole closure), in apt's order.
     system_closure: tuple[ClosureItem, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def system(self) -> tuple[PlannedPackage, ...]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from sysnative.classify import classify
+from sysnative.classify import Kind, classify
 from sysnative.environment import TargetEnvironment
 from sysnative.errors import NativeConflict
 from sysnative.index import IndexClient
@@ -148,7 +148,7 @@ def _route_new(
         if name in fixed:
             # An index version replaced a system-provided project. Fine for a pure project;
             # a native one must stay with the system: pin it and resolve again.
-            if classification.kind.value == "native" and name not in policy.force_pypi:
+            if classification.kind is Kind.NATIVE and name not in policy.force_pypi:
                 state.pinned_to_system.add(name)
                 changed = True
             continue
@@ -300,18 +300,17 @@ def _make_plan(
         classification = classify(cand)
         wheel = classification.wheel
         assert wheel is not None
+        # A native project reaches the index only through --pypi or the wheel fallback.
+        native = classification.kind is Kind.NATIVE
         if name in state.wheel_fallback:
             reason = (
                 f"{classification.reason}; {state.wheel_fallback[name]}; platform wheel "
                 "(--native-fallback wheel)"
             )
-            native = True
         elif name in policy.force_pypi:
-            reason, native = f"--pypi {name}", classification.kind.value == "native"
+            reason = f"--pypi {name}"
         else:
-            reason, native = classification.reason, False
-            if classification.kind.value == "native":  # only via --pypi/fallback, guarded above
-                native = True
+            reason = classification.reason
         rows.append(
             PlannedPackage(
                 name,

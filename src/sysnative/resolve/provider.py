@@ -57,14 +57,12 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
         fixed: Mapping[NormalizedName, FixedProject] | None = None,
         unavailable: Iterable[NormalizedName] = (),
-        user_requested: Iterable[NormalizedName] = (),
     ) -> None:
         self._index = index
         self._target = target
         self._constraints = dict(constraints or {})
         self._fixed = dict(fixed or {})
         self._unavailable = frozenset(unavailable)
-        self._user_requested = frozenset(user_requested)
         self._tag_priority = target.tag_priority()
         self._python_version = Version(target.python_full_version)
         self._versions_cache: dict[NormalizedName, tuple[Candidate, ...]] = {}

@@ -97,7 +97,6 @@ def resolve(
         constraints=_constraint_map(constraints, target),
         fixed=fixed,
         unavailable=unavailable or {},
-        user_requested={r.name for r in roots},
     )
     index.prefetch_files(r.name for r in roots if not fixed or r.name not in fixed)
     resolver: Resolver[Req, Candidate, str] = Resolver(provider, _LogReporter())
