@@ -146,9 +146,10 @@ def _hand_to_pip(args: list[str]) -> int:
 def _configure_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 0 else logging.INFO if verbose == 0 else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(message)s" if verbose <= 0 else "%(name)s: %(message)s")
-    )
+    form = "%(message)s" if verbose <= 0 else "%(name)s: %(message)s"
+    if verbose >= 2:  # -vv: when and where, for following concurrent work
+        form = "%(relativeCreated)6dms %(threadName)s " + form
+    handler.setFormatter(logging.Formatter(form))
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
