@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import shutil
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -238,6 +239,8 @@ class AptProvider:
         self._state_paths: tuple[str, ...] = ()
         self._architecture: str | None = None
         self._architecture_known = False
+        #: Guards the lazily probed settings above: planning may query from two threads.
+        self._lock = threading.Lock()
 
     # -- availability -------------------------------------------------------------------
 
@@ -263,32 +266,36 @@ class AptProvider:
         lists itself and rebuilds it when they change; it is keyed by ``APT_CONFIG`` so two
         configurations never share one.
         """
-        if self._options is None:
-            options = list(_PATTERN_ONLY)
-            if self._cache_dir is not None:
-                probe = self._run(
-                    [
-                        "apt-config", "shell",
-                        "PKGCACHE", "Dir::Cache::pkgcache",
-                        "STATUS", "Dir::State::status/f",
-                        "LISTS", "Dir::State::lists/d",
-                        "ETC", "Dir::Etc/d",
-                    ]
-                )  # fmt: skip
-                values = _parse_apt_config_shell(probe.stdout) if probe.ok else {}
-                self._state_paths = tuple(
-                    values[k] for k in ("STATUS", "LISTS", "ETC") if values.get(k)
-                )
-                if probe.ok and not values.get("PKGCACHE"):
-                    where = self._private_dir()
-                    options += [
-                        "-o",
-                        f"Dir::Cache::pkgcache={where / 'pkgcache.bin'}",
-                        "-o",
-                        f"Dir::Cache::srcpkgcache={where / 'srcpkgcache.bin'}",
-                    ]
-            self._options = tuple(options)
-        return self._options
+        with self._lock:
+            if self._options is None:
+                self._options = self._probe_options()
+            return self._options
+
+    def _probe_options(self) -> tuple[str, ...]:
+        options = list(_PATTERN_ONLY)
+        if self._cache_dir is not None:
+            probe = self._run(
+                [
+                    "apt-config", "shell",
+                    "PKGCACHE", "Dir::Cache::pkgcache",
+                    "STATUS", "Dir::State::status/f",
+                    "LISTS", "Dir::State::lists/d",
+                    "ETC", "Dir::Etc/d",
+                ]
+            )  # fmt: skip
+            values = _parse_apt_config_shell(probe.stdout) if probe.ok else {}
+            self._state_paths = tuple(
+                values[k] for k in ("STATUS", "LISTS", "ETC") if values.get(k)
+            )
+            if probe.ok and not values.get("PKGCACHE"):
+                where = self._private_dir()
+                options += [
+                    "-o",
+                    f"Dir::Cache::pkgcache={where / 'pkgcache.bin'}",
+                    "-o",
+                    f"Dir::Cache::srcpkgcache={where / 'srcpkgcache.bin'}",
+                ]
+        return tuple(options)
 
     def _private_dir(self) -> Path:
         assert self._cache_dir is not None
@@ -431,15 +438,16 @@ class AptProvider:
 
     def native_architecture(self) -> str | None:
         """``dpkg --print-architecture``, asked once per provider; ``None`` if it fails."""
-        if not self._architecture_known:
-            self._architecture_known = True
-            try:
-                result = self._run(["dpkg", "--print-architecture"])
-            except ProviderUnavailable:
-                return None
-            arch = result.stdout.strip()
-            self._architecture = arch if result.ok and arch else None
-        return self._architecture
+        with self._lock:
+            if not self._architecture_known:
+                self._architecture_known = True
+                try:
+                    result = self._run(["dpkg", "--print-architecture"])
+                except ProviderUnavailable:
+                    return None
+                arch = result.stdout.strip()
+                self._architecture = arch if result.ok and arch else None
+            return self._architecture
 
 
 def _missing_tools(env: Mapping[str, str] | None) -> tuple[str, ...]:
