@@ -169,3 +169,6 @@ class MemoryApt:
 
     def site_dirs(self) -> tuple[str, ...]:
         return ("/usr/lib/python3/dist-packages",)
+
+    def interpreter(self) -> str:
+        return "/usr/bin/python3"

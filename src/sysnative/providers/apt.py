@@ -37,6 +37,7 @@ from sysnative.providers.debversion import debian_to_pep440
 from sysnative.runner import CommandNotFound, Completed, run
 
 __all__ = [
+    "INTERPRETER",
     "SITE_DIRS",
     "AptProvider",
     "parse_apt_errors",
@@ -53,6 +54,7 @@ __all__ = [
 PACKAGE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 #: Where Debian's ``python3-*`` packages install modules, for every Python 3 version.
+INTERPRETER = "/usr/bin/python3"
 SITE_DIRS = ("/usr/lib/python3/dist-packages",)
 
 #: The tools every operation needs; checked up front so a missing one is explained once.
@@ -412,6 +414,10 @@ class AptProvider:
 
     def site_dirs(self) -> tuple[str, ...]:
         return SITE_DIRS
+
+    def interpreter(self) -> str:
+        """Debian's ``python3``: the one its ``python3-*`` packages are built for."""
+        return INTERPRETER
 
     # -- extras ----------------------------------------------------------------------------------
 

@@ -36,3 +36,7 @@ class Provider(Protocol):
     def site_dirs(self) -> tuple[str, ...]:
         """The directories where this provider's Python packages land."""
         ...
+
+    def interpreter(self) -> str:
+        """The Python interpreter this provider's packages are built for."""
+        ...
