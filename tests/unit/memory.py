@@ -172,3 +172,6 @@ class MemoryApt:
 
     def interpreter(self) -> str:
         return "/usr/bin/python3"
+
+    def prepare(self) -> None:
+        pass

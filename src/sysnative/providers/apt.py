@@ -419,6 +419,15 @@ class AptProvider:
         """Debian's ``python3``: the one its ``python3-*`` packages are built for."""
         return INTERPRETER
 
+    def prepare(self) -> None:
+        """Build apt's binary package cache if it is missing or stale (0.5 s on Debian 12).
+
+        ``apt-cache policy`` without names reads every package list and writes the cache, and
+        prints only the sources' priorities.
+        """
+        if not _missing_tools(self._env):
+            self._run(["apt-cache", *self._apt_options(), "policy"])
+
     # -- extras ----------------------------------------------------------------------------------
 
     def installed_versions(self, packages: Sequence[str]) -> dict[str, str]:

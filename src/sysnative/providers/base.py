@@ -40,3 +40,11 @@ class Provider(Protocol):
     def interpreter(self) -> str:
         """The Python interpreter this provider's packages are built for."""
         ...
+
+    def prepare(self) -> None:
+        """Do slow one-time setup now (apt: its binary package cache), so later calls are fast.
+
+        Called from a background thread while the index side works; never required for
+        correctness, and errors are left for the real calls to report.
+        """
+        ...
