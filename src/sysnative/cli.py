@@ -10,6 +10,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from packaging.utils import canonicalize_name
 
@@ -169,6 +170,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
     from sysnative.index import SimpleIndexClient
     from sysnative.pipeline import build_plan
     from sysnative.providers import select_provider
+    from sysnative.speculate import SpeculativeProvider, Speculator, WatchedIndex
 
     if not args.dry_run:
         raise UsageError(
@@ -181,29 +183,48 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             "Nothing to install: give requirements as arguments or with -r FILE.",
             "For example: sysnative install --system-native --dry-run numpy requests",
         )
-    target = environment.probe(environment.choose_interpreter(args.python))
     cache = Cache()
     provider = select_provider(args.provider, cache_dir=cache.root)
+    # The system side's slow setup starts now, in the background (see speculate.py).
+    speculator = Speculator(provider)
+    interpreter = environment.choose_interpreter(args.python)
+    # The target probe and pip's configuration are both subprocesses: run them side by side.
+    with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
+        probing = pool.submit(environment.probe, interpreter)
+        config = pipconfig.load_index_config(
+            cli_index_url=args.index_url or reqs.index_url,
+            cli_extra_index_urls=[*reqs.extra_index_urls, *args.extra_index_url],
+            python=interpreter,
+        )
+        index = SimpleIndexClient(config, cache, refresh=args.refresh)
+        index.prefetch_files(canonicalize_name(r.requirement.name) for r in reqs.requirements)
+        try:
+            target = probing.result()
+        except BaseException:
+            speculator.stop()
+            index.close()
+            raise
     table = mapping.load_builtin(provider.ecosystem)
-    config = pipconfig.load_index_config(
-        cli_index_url=args.index_url or reqs.index_url,
-        cli_extra_index_urls=[*reqs.extra_index_urls, *args.extra_index_url],
-        python=target.executable,
-    )
     policy = RoutePolicy(
         native_fallback=Fallback(args.native_fallback),
         force_system=frozenset(canonicalize_name(n) for n in args.system),
         force_pypi=frozenset(canonicalize_name(n) for n in args.pypi),
     )
-    if policy.force_system & policy.force_pypi:
-        both = ", ".join(sorted(policy.force_system & policy.force_pypi))
-        raise UsageError(f"{both} cannot be forced to both --system and --pypi.")
-    index = SimpleIndexClient(config, cache, refresh=args.refresh)
+    speculator.begin(target=target, mapping=table, policy=policy)
     try:
+        if policy.force_system & policy.force_pypi:
+            both = ", ".join(sorted(policy.force_system & policy.force_pypi))
+            raise UsageError(f"{both} cannot be forced to both --system and --pypi.")
         plan = build_plan(
-            reqs, target=target, index=index, provider=provider, mapping=table, policy=policy
+            reqs,
+            target=target,
+            index=WatchedIndex(index, speculator),
+            provider=SpeculativeProvider(provider, speculator),
+            mapping=table,
+            policy=policy,
         )
     finally:
+        speculator.stop()
         index.close()
     if args.report:
         report.write_report(plan, args.report)
