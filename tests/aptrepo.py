@@ -8,6 +8,13 @@ with ``dpkg-scanpackages`` into a flat repository, and writes an ``apt.conf`` wh
 file the test controls with :meth:`LocalAptRepo.mark_installed`. Passing :attr:`LocalAptRepo.env`
 to a command (``APT_CONFIG`` for apt, ``DPKG_ADMINDIR`` for dpkg) makes it see only this world.
 
+The same configuration makes real installs land in it: ``DPkg::Options`` gives the dpkg that
+apt runs a private admin directory (the status file above, dpkg's locks), a private install
+root (:attr:`LocalAptRepo.inst_dir`, where package files are unpacked), a private log, and
+``--force-script-chrootless`` (maintainer scripts run unchrooted with ``DPKG_ROOT`` set, so
+test packages keep their scripts harmless). :func:`real_dpkg_snapshot` lets a test prove that
+the machine's own dpkg state did not change.
+
 Use the fixture by re-exporting it from a test module::
 
     from aptrepo import local_apt_repo  # noqa: F401
@@ -15,17 +22,26 @@ Use the fixture by re-exporting it from a test module::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
+import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-__all__ = ["LocalAptRepo", "build_deb", "local_apt_repo", "missing_tools"]
+__all__ = [
+    "LocalAptRepo",
+    "build_deb",
+    "local_apt_repo",
+    "missing_tools",
+    "real_dpkg_snapshot",
+]
 
 REQUIRED_TOOLS = ("dpkg-deb", "dpkg-scanpackages", "apt-get", "apt-cache", "dpkg-query")
 
@@ -131,6 +147,10 @@ class LocalAptRepo:
         self.cache_dir = root / "cache"
         #: dpkg's admin directory: the fake ``status`` file and dpkg's locks live here.
         self.dpkg_dir = root / "dpkg"
+        #: dpkg's install root: real installs unpack package files under it.
+        self.inst_dir = root / "inst"
+        #: dpkg's log of real installs (dpkg's default log is the machine's).
+        self.dpkg_log = root / "log" / "dpkg.log"
         self.config_path = self.etc_dir / "apt.conf"
         self._installed: dict[str, _Installed] = {}
         for d in (
@@ -143,6 +163,7 @@ class LocalAptRepo:
             self.cache_dir / "archives" / "partial",
             self.dpkg_dir / "updates",
             self.dpkg_dir / "info",
+            self.inst_dir,
             root / "log",
         ):
             d.mkdir(parents=True, exist_ok=True)
@@ -183,7 +204,18 @@ class LocalAptRepo:
             "Debug::pkgProblemResolver": "false",
             "Debug::NoLocking": "false",
         }
-        return "".join(f'{key} "{value}";\n' for key, value in settings.items())
+        # The dpkg that apt runs for real installs: its database, files, log and lock all
+        # under ``root``. apt takes its own locks (``lock-frontend``, ``lock``) in the
+        # directory of Dir::State::status, which is the same admin directory.
+        dpkg_options = (
+            f"--admindir={self.dpkg_dir}",
+            f"--instdir={self.inst_dir}",
+            f"--log={self.dpkg_log}",
+            "--force-script-chrootless",
+        )
+        return "".join(f'{key} "{value}";\n' for key, value in settings.items()) + (
+            "DPkg::Options {" + "".join(f' "{o}";' for o in dpkg_options) + " };\n"
+        )
 
     @property
     def env(self) -> dict[str, str]:
@@ -229,7 +261,11 @@ class LocalAptRepo:
         *,
         depends: Sequence[str] = (),
     ) -> None:
-        """Record ``name`` as installed in the fake dpkg status file (replacing any entry)."""
+        """Record ``name`` as installed in the fake dpkg status file (replacing any entry).
+
+        The file is rewritten from what this method recorded, so a test mixing it with real
+        installs must call it before installing.
+        """
         self._installed[name] = _Installed(name, version, architecture, tuple(depends))
         stanzas = []
         for pkg in self._installed.values():
@@ -247,6 +283,34 @@ class LocalAptRepo:
             stanzas.append("\n".join(lines) + "\n")
         (self.dpkg_dir / "status").write_text("\n".join(stanzas), encoding="utf-8")
 
+    def configure(self, name: str, text: str) -> None:
+        """Add an apt configuration fragment (``apt.conf.d/NAME``) to this world only."""
+        (self.etc_dir / "apt.conf.d" / name).write_text(text, encoding="utf-8")
+
+    def status_text(self) -> str:
+        """The isolated dpkg status file, as dpkg left it."""
+        return (self.dpkg_dir / "status").read_text(encoding="utf-8")
+
+    def run_apt(self, argv: Sequence[str], *, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """Run a command as a user would, in this world (for undo commands a test replays)."""
+        full_env = dict(os.environ)
+        full_env.update({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", **self.env})
+        return subprocess.run(
+            list(argv), env=full_env, input=stdin, capture_output=True, text=True, check=False
+        )
+
+    @contextlib.contextmanager
+    def hold_dpkg_lock(self, name: str = "lock-frontend") -> Iterator[Path]:
+        """Hold one of this world's dpkg locks the way apt and dpkg do (``fcntl`` write lock),
+        as a running package manager would."""
+        path = self.dpkg_dir / name
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            yield path
+        finally:
+            os.close(fd)
+
 
 @pytest.fixture
 def local_apt_repo(tmp_path: Path) -> LocalAptRepo:
@@ -255,3 +319,42 @@ def local_apt_repo(tmp_path: Path) -> LocalAptRepo:
     if missing:
         pytest.skip(f"needs {', '.join(missing)} to build a local apt repository")
     return LocalAptRepo(tmp_path / "aptroot")
+
+
+def _file_fingerprint(path: Path) -> tuple[int, int, str] | None:
+    try:
+        st = path.stat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns, digest)
+
+
+def real_dpkg_snapshot() -> dict[str, object]:
+    """Fingerprints of the machine's own dpkg state: status file, pending updates, log.
+
+    The status file is where the machine's apt (no ``APT_CONFIG``) says it is; the log is
+    the one dpkg's own configuration file names. Compare two snapshots to prove that tests
+    installing into a :class:`LocalAptRepo` left the machine alone.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("APT_CONFIG", "DPKG_ADMINDIR")}
+    env.update({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
+    out = subprocess.run(
+        ["apt-config", "shell", "STATUS", "Dir::State::status/f"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    status = Path(out.strip().partition("=")[2].strip("'"))
+    files: dict[str, object] = {str(status): _file_fingerprint(status)}
+    updates = status.parent / "updates"
+    files[str(updates)] = sorted(p.name for p in updates.iterdir()) if updates.is_dir() else None
+    dpkg_cfg = Path("/etc/dpkg/dpkg.cfg")
+    if dpkg_cfg.is_file():
+        for line in dpkg_cfg.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.strip().partition(" ")
+            if key == "log" and value.strip():
+                log = Path(value.strip())
+                files[str(log)] = _file_fingerprint(log)
+    return files

@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     install.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     install.add_argument("-q", "--quiet", action="count", default=0, help="less output")
+    _add_venv_parser(sub)
+    _add_doctor_parser(sub)
     return parser
 
 
@@ -129,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
     _configure_logging(verbose)
     try:
+        if args.command == "venv":
+            return _venv(args)
+        if args.command == "doctor":
+            return _doctor(args)
         return _install(args, verbose)
     except SysnativeError as exc:
         _print_error(exc, verbose)
@@ -242,3 +248,93 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             )
         print(report.summary(plan) + " (dry run: nothing was changed)")
     return 0
+
+
+# -- sysnative venv / sysnative doctor ---------------------------------------------------------
+
+
+def _add_venv_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    venv = sub.add_parser(
+        "venv",
+        help="make a venv that sees the system's packages (for install --system-native)",
+        description="Make a venv at PATH with the Python the system's packages are built for, "
+        "--system-site-packages and pip.",
+    )
+    venv.add_argument("path", metavar="PATH", help="where to make the venv")
+    venv.add_argument("--provider", choices=PROVIDERS, default=None, help="system package manager")
+    venv.add_argument(
+        "--clear",
+        action="store_true",
+        help="replace an existing venv at PATH (what is installed in it is removed)",
+    )
+
+
+def _add_doctor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = sub.add_parser(
+        "doctor",
+        help="check whether install --system-native can work with a target, and how to fix it",
+        description="Exit status 0 when the target is usable for install --system-native, "
+        "1 otherwise.",
+    )
+    doctor.add_argument(
+        "--python",
+        metavar="PATH",
+        help="target interpreter or venv (default: the active venv, else this interpreter)",
+    )
+    doctor.add_argument(
+        "--provider", choices=PROVIDERS, default=None, help="system package manager"
+    )
+    doctor.add_argument(
+        "--break-system-packages",
+        action="store_true",
+        help="check as if installing into an externally managed Python were allowed",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+
+def _venv(args: argparse.Namespace) -> int:
+    import shlex
+
+    from sysnative import checks, environment
+    from sysnative.errors import TargetRefused
+    from sysnative.providers import select_provider
+    from sysnative.venvtool import activation_lines, create_venv
+
+    provider = select_provider(args.provider)
+    interpreter = provider.interpreter()
+    created = create_venv(args.path, interpreter, clear=args.clear)
+    made = environment.probe(str(created.python))
+    problems = checks.check_target(
+        made,
+        environment.probe(interpreter),
+        provider.site_dirs(),
+        break_system_packages=False,
+    )
+    if problems:  # made with the provider's Python, so only a broken system gets here
+        raise TargetRefused(str(created.path), problems)
+    print(
+        f"Created {created.path}: Python {made.python_full_version} from {interpreter}, "
+        f"seeing the system's packages ({', '.join(provider.site_dirs())}), pip "
+        f"{created.pip_version}."
+    )
+    print("Activate it with:")
+    for line in activation_lines(args.path):
+        print(f"  {line}")
+    print("or install into it without activating:")
+    print(f"  sysnative install --system-native --python {shlex.quote(args.path)} REQ...")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from sysnative import doctor
+
+    diagnosis = doctor.diagnose(
+        args.python, args.provider, break_system_packages=args.break_system_packages
+    )
+    if args.json:
+        print(json.dumps(doctor.to_json(diagnosis), indent=2))
+    else:
+        print(doctor.render_text(diagnosis))
+    return 0 if diagnosis.usable else 1

@@ -7,6 +7,12 @@ message and a non-zero exit, and shows a traceback only with ``-v``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sysnative.checks import Problem
+
 
 class SysnativeError(Exception):
     """Base class: ``str(err)`` says what happened, ``hint`` says what to try."""
@@ -72,3 +78,126 @@ class ResolutionError(SysnativeError):
 
 class NativeConflict(ResolutionError):
     """A native project cannot come from the system, and the fallback policy says stop."""
+
+
+# -- Target checks, venvs and marker metadata.
+
+
+class TargetRefused(SysnativeError):
+    """The target environment cannot work with the system's packages; nothing was changed.
+
+    Renders every problem as its own paragraph followed by the command that fixes it, so
+    one run shows everything to fix instead of one problem per attempt.
+    """
+
+    def __init__(self, target: str, problems: Sequence[Problem]) -> None:
+        paragraphs = []
+        for problem in problems:
+            lines = [problem.message, f"  fix: {problem.fix}"]
+            lines += [f"   or: {alternative}" for alternative in problem.alternatives]
+            paragraphs.append("\n".join(lines))
+        super().__init__(
+            f"sysnative will not install into {target}:\n\n" + "\n\n".join(paragraphs),
+            "Nothing was changed. `sysnative doctor` shows the whole environment.",
+        )
+        self.target = target
+        self.problems = tuple(problems)
+
+
+class VenvError(SysnativeError):
+    """``sysnative venv`` could not make the environment asked for."""
+
+
+class MarkerError(SysnativeError):
+    """Marker metadata for a system package could not be written or removed."""
+
+
+# -- The system step: privileges, dpkg's lock, and a transaction that went wrong.
+
+
+class PrivilegeError(SysnativeError):
+    """Installing system packages needs root, and neither root nor password-less sudo is here.
+
+    The message carries the exact command, so the user can run it as root and retry.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, command: str = "") -> None:
+        super().__init__(message, hint)
+        #: The exact install command (shell-quoted) the user can run as root.
+        self.command = command
+
+
+class DpkgLocked(ProviderError):
+    """Another package manager held dpkg's lock for longer than sysnative waits; nothing changed."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        lock: str = "",
+        pid: int | None = None,
+        process: str | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        #: The lock file apt could not take (``.../lock-frontend``, ``.../lock``, ...).
+        self.lock = lock
+        #: The process holding it, when apt could tell.
+        self.pid = pid
+        self.process = process
+
+
+class SystemStepError(ProviderError):
+    """The system package transaction ran, and dpkg does not show the planned result.
+
+    ``state`` describes, one line each, what dpkg now records for every package of the
+    transaction (and what ``dpkg --audit`` reports); ``undo`` holds the commands that revert
+    what this run changed; ``retry`` the commands that finish it instead.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        state: tuple[str, ...] = (),
+        undo: tuple[str, ...] = (),
+        retry: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, hint)
+        self.state = state
+        self.undo = undo
+        self.retry = retry
+
+
+# -- The wheel step: pip installing the staged wheels, and its rollback.
+
+
+class WheelStepError(SysnativeError):
+    """Installing the wheels failed or was interrupted; what this run installed was removed.
+
+    ``installed`` names what pip had installed when it stopped (``"name version"``),
+    ``removed`` what was uninstalled again, ``not_restored`` what could not be brought back
+    to its state before the run (a distribution upgraded in place), and ``commands`` the
+    commands that restore it by hand. An interrupted step exits like an interrupt (130).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        installed: tuple[str, ...] = (),
+        removed: tuple[str, ...] = (),
+        not_restored: tuple[str, ...] = (),
+        commands: tuple[str, ...] = (),
+        interrupted: bool = False,
+    ) -> None:
+        super().__init__(message, hint)
+        self.installed = installed
+        self.removed = removed
+        self.not_restored = not_restored
+        self.commands = commands
+        self.interrupted = interrupted
+        if interrupted:
+            self.exit_code = 130

@@ -28,6 +28,10 @@ sysnative-specific data lives, as PEP 804 allows, in each entry's ``extra_metada
     differ from the project name; ``[]`` when it registers none (opencv on Debian).
 ``version_rule``
     dh-python's upstream-to-Debian version translation (``PEP386``, ``s/^/1:/``).
+``registers_version``
+    the version the package's registered metadata claims when it is wrong (kiwisolver on
+    Debian 12 registers ``0.0.0``); the package manager's version is the truth, and
+    :mod:`sysnative.markerdist` writes a marker so that pip sees it too.
 ``alias_of``
     this project is another name for the canonical project given here (``psycopg2-binary``
     -> ``psycopg2``); an alias never claims the reverse direction.
@@ -103,6 +107,8 @@ class MappingEntry:
     origin: str
     #: Packages whose reverse lookup names this project (see the module docstring).
     primary_for: tuple[str, ...] = ()
+    #: The (wrong) version the package's metadata registers, when the mapping knows one.
+    registers_version: str | None = None
 
     @property
     def preferred(self) -> str | None:
@@ -492,6 +498,9 @@ class _Parser:
         if "dist_names" in extra:
             dist_names = self.strings(where, "extra_metadata.dist_names", extra["dist_names"])
         version_rule = self.optional_str(where, "version_rule", extra.get("version_rule"))
+        registers_version = self.optional_str(
+            where, "registers_version", extra.get("registers_version")
+        )
         note = self.optional_str(where, "note", extra.get("note"))
         alias = self.optional_str(where, "alias_of", extra.get("alias_of"))
         alias_of: NormalizedName | None = None
@@ -521,6 +530,7 @@ class _Parser:
             note=note,
             origin=self.origin,
             primary_for=primary_for,
+            registers_version=registers_version,
         )
 
     def specs(self, where: str, specs: object) -> tuple[str, ...]:

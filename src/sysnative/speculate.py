@@ -39,7 +39,7 @@ from sysnative.environment import TargetEnvironment
 from sysnative.index import IndexClient
 from sysnative.mapping import MappingTable
 from sysnative.models import ClosureItem, CoreMetadata, IndexFile, Route, SystemPackage
-from sysnative.providers.base import Provider
+from sysnative.providers.base import SystemQuery
 from sysnative.resolve.provider import build_candidates
 from sysnative.route import Decision, RoutePolicy, decide
 
@@ -59,7 +59,7 @@ class _Context:
 class Speculator:
     """Guesses the provider calls of a planning run and makes them ahead, on one thread."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: SystemQuery) -> None:
         """Start preparing ``provider`` at once; guesses wait for :meth:`begin`."""
         self._provider = provider
         self._cond = threading.Condition()
@@ -211,9 +211,9 @@ class Speculator:
 
 
 class SpeculativeProvider:
-    """A :class:`~sysnative.providers.base.Provider` answering from a :class:`Speculator`."""
+    """A :class:`~sysnative.providers.base.SystemQuery` answering from a :class:`Speculator`."""
 
-    def __init__(self, inner: Provider, speculator: Speculator) -> None:
+    def __init__(self, inner: SystemQuery, speculator: Speculator) -> None:
         self._inner = inner
         self._speculator = speculator
         self.name = inner.name

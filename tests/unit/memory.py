@@ -16,8 +16,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from sysnative.environment import TargetEnvironment
-from sysnative.errors import ProjectNotFound
+from sysnative.errors import ProjectNotFound, ProviderError
 from sysnative.models import ClosureItem, CoreMetadata, FileKind, IndexFile, SystemPackage
+from sysnative.providers.base import Privileges
 from sysnative.providers.debversion import debian_to_pep440
 
 TARGET_TAGS = [
@@ -62,7 +63,11 @@ def target(
 
 class MemoryIndex:
     """``{"project": {"1.0": {"tag": "py3-none-any" | "sdist", "requires": [...],
-    "requires_python": ">=3.9"}}}``."""
+    "requires_python": ">=3.9", "page_requires_python": ">=3.10"}}}``.
+
+    ``requires_python`` is in the metadata only; ``page_requires_python`` is what the index
+    page says (``data-requires-python``), so the release is left out before any metadata.
+    """
 
     def __init__(self, data: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
         self._files: dict[NormalizedName, tuple[IndexFile, ...]] = {}
@@ -88,6 +93,8 @@ class MemoryIndex:
 
     @staticmethod
     def _file(name: NormalizedName, version: str, tag: str, spec: Mapping[str, Any]) -> IndexFile:
+        page_python = spec.get("page_requires_python")
+        requires_python = SpecifierSet(page_python) if page_python is not None else None
         if tag == "sdist":
             filename = f"{name}-{version}.tar.gz"
             return IndexFile(
@@ -97,6 +104,7 @@ class MemoryIndex:
                 f"mem://{filename}",
                 FileKind.SDIST,
                 sha256="0" * 64,
+                requires_python=requires_python,
             )
         filename = f"{name.replace('-', '_')}-{version}-{tag}.whl"
         return IndexFile(
@@ -108,6 +116,7 @@ class MemoryIndex:
             tags=frozenset(parse_tag(tag)),
             sha256="1" * 64,
             yanked=spec.get("yanked"),
+            requires_python=requires_python,
         )
 
     def get_files(self, project: NormalizedName) -> tuple[IndexFile, ...]:
@@ -130,7 +139,14 @@ class MemoryIndex:
 
 
 class MemoryApt:
-    """``{"python3-numpy": {"candidate": "1:1.24.2-1", "installed": null, "depends": []}}``."""
+    """``{"python3-numpy": {"candidate": "1:1.24.2-1", "installed": null, "depends": []}}``.
+
+    A dependency may carry a minimum, as in Debian's control files:
+    ``"python3-numpy (>= 1:1.24)"``. ``simulate`` then behaves like ``apt-get install -s``:
+    it installs what is not installed, upgrades a requested package that has a newer
+    candidate, and upgrades a dependency whose installed version is below the minimum (the
+    upgrades with ``replaces``, the version installed now).
+    """
 
     name = "apt"
     ecosystem = "debian"
@@ -139,6 +155,8 @@ class MemoryApt:
         self._data = data
         self.queries: list[tuple[str, ...]] = []
         self.simulations: list[tuple[str, ...]] = []
+        #: What ``install`` installed: name -> version.
+        self.installed_now: dict[str, str] = {}
 
     def query(self, packages: Sequence[str]) -> dict[str, SystemPackage]:
         self.queries.append(tuple(packages))
@@ -154,14 +172,19 @@ class MemoryApt:
         todo = list(packages)
         seen: set[str] = set()
         while todo:
-            name = todo.pop(0)
+            name, minimum = _dependency(todo.pop(0))
             if name in seen:
                 continue
             seen.add(name)
             info = self._data[name]
             todo.extend(info.get("depends", []))
-            if info.get("installed") is None:
-                out.append(ClosureItem(name, info["candidate"], "amd64"))
+            installed, candidate = info.get("installed"), info["candidate"]
+            if installed is None:
+                out.append(ClosureItem(name, candidate, "amd64"))
+            elif candidate != installed and (
+                name in packages or (minimum is not None and _older(installed, minimum))
+            ):
+                out.append(ClosureItem(name, candidate, "amd64", replaces=installed))
         return tuple(out)
 
     def to_pep440(self, distro_version: str) -> Version | None:
@@ -175,3 +198,61 @@ class MemoryApt:
 
     def prepare(self) -> None:
         pass
+
+    # -- execution side (minimal: root, the simulation as the truth, installs in memory) --
+
+    def check_privileges(self) -> Privileges:
+        return Privileges(ok=True)
+
+    def install_command(
+        self,
+        packages: Sequence[tuple[str, str]],
+        privileges: Privileges,
+        *,
+        lock_timeout: float = 120.0,
+    ) -> list[str]:
+        prefix = list(privileges.prefix) if privileges.ok else []
+        return [*prefix, "apt-get", "install", "-y", "--", *(f"{n}={v}" for n, v in packages)]
+
+    def check_install(
+        self, packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+    ) -> None:
+        now = self.simulate([name for name, _ in packages])
+        if {(c.name, c.version) for c in now} != {(c.name, c.version) for c in closure}:
+            raise ProviderError("apt would now install something other than the plan.")
+
+    def install(
+        self,
+        packages: Sequence[tuple[str, str]],
+        closure: Sequence[ClosureItem],
+        privileges: Privileges,
+        *,
+        lock_timeout: float = 120.0,
+        quiet: bool = True,
+    ) -> None:
+        for item in closure:
+            self.installed_now[item.name] = item.version
+        for name, version in packages:
+            self.installed_now[name] = version
+
+    def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
+        return tuple(
+            f"{c.name} {c.version}: not installed"
+            for c in closure
+            if self.installed_now.get(c.name) != c.version
+        )
+
+
+def _dependency(text: str) -> tuple[str, str | None]:
+    """``"python3-numpy (>= 1:1.24)"`` -> ``("python3-numpy", "1:1.24")``."""
+    name, _, rest = text.partition("(")
+    minimum = rest.strip().rstrip(")").strip()
+    if minimum.startswith(">="):
+        return name.strip(), minimum[2:].strip()
+    return name.strip(), None
+
+
+def _older(installed: str, minimum: str) -> bool:
+    """Debian versions compared through their PEP 440 readings (enough for fixtures)."""
+    old, least = debian_to_pep440(installed), debian_to_pep440(minimum)
+    return old is not None and least is not None and old < least

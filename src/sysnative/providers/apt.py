@@ -20,19 +20,30 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
+import pwd
 import re
 import shlex
 import shutil
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import Version
 
 from sysnative.cache import atomic_write
-from sysnative.errors import ProviderError, ProviderUnavailable
+from sysnative.errors import (
+    DpkgLocked,
+    PrivilegeError,
+    ProviderError,
+    ProviderUnavailable,
+    SystemStepError,
+)
 from sysnative.models import ClosureItem, SystemPackage
+from sysnative.providers.base import Privileges
 from sysnative.providers.debversion import debian_to_pep440
 from sysnative.runner import CommandNotFound, Completed, run
 
@@ -40,13 +51,21 @@ __all__ = [
     "INTERPRETER",
     "SITE_DIRS",
     "AptProvider",
+    "LockHolder",
+    "PackageState",
+    "closure_differences",
+    "package_states",
     "parse_apt_errors",
     "parse_dpkg_query",
+    "parse_lock_error",
     "parse_policy",
     "parse_removals",
     "parse_simulation",
     "parse_unmet_dependencies",
+    "relevant_apt_lines",
+    "validate_install_packages",
     "validate_package_names",
+    "validate_version",
 ]
 
 #: Debian Policy 5.6.1: lower case letters, digits, ``+ - .``; at least two characters;
@@ -216,6 +235,255 @@ def validate_package_names(packages: Iterable[str]) -> tuple[str, ...]:
         if name not in names:
             names.append(name)
     return tuple(names)
+
+
+#: Debian Policy 5.6.12: ``[epoch:]upstream_version[-debian_revision]``. The upstream part
+#: starts with a digit; ``:`` may appear in it only with an epoch and ``-`` only with a
+#: revision (the revision is what follows the LAST hyphen, hence the lazy upstream group).
+_VERSION_RE = re.compile(
+    r"^(?:(?P<epoch>[0-9]+):)?(?P<upstream>[0-9][A-Za-z0-9.+~:-]*?)"
+    r"(?:-(?P<revision>[A-Za-z0-9.+~]+))?$"
+)
+
+
+def validate_version(version: str) -> str:
+    """``version`` unchanged when it follows Debian's version grammar; :class:`ProviderError`
+    otherwise.
+
+    The version is glued to the name (``pkg=version``) in apt's argv, so a version with ``=``,
+    whitespace, ``/`` or shell metacharacters must never get there; the grammar excludes all.
+    """
+    m = _VERSION_RE.fullmatch(version) if isinstance(version, str) else None
+    if (
+        m is None
+        or (":" in m.group("upstream") and m.group("epoch") is None)
+        or ("-" in m.group("upstream") and m.group("revision") is None)
+    ):
+        raise ProviderError(
+            f"{version!r} is not a valid Debian version, so it was not passed to apt.",
+            "Debian versions look like [epoch:]upstream[-revision] (`1:1.24.2-1+deb12u1`): "
+            "digits, letters and '.', '+', '~', '-', ':' only, starting with a digit. Check "
+            "the plan or lock file that produced this version.",
+        )
+    return version
+
+
+def validate_install_packages(
+    packages: Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    """The ``(name, version)`` pairs, checked and de-duplicated in order.
+
+    :class:`ProviderError` for an invalid name or version, or for one name asked at two
+    versions (apt would silently keep the last one).
+    """
+    pairs: dict[str, str] = {}
+    for name, version in packages:
+        validate_package_names([name])
+        validate_version(version)
+        if pairs.get(name, version) != version:
+            raise ProviderError(
+                f"{name} is asked for at two versions ({pairs[name]} and {version}).",
+                "A transaction installs one version of each package; check the plan.",
+            )
+        pairs[name] = version
+    return tuple(pairs.items())
+
+
+def closure_differences(
+    planned: Sequence[ClosureItem], simulated: Sequence[ClosureItem]
+) -> tuple[str, ...]:
+    """How apt's simulated transaction differs from the plan's, one line per package.
+
+    Compared by name and version (architecture and the replaced version follow from those);
+    ``()`` when they are the same set.
+    """
+    plan: dict[str, set[str]] = {}
+    for item in planned:
+        plan.setdefault(item.name, set()).add(item.version)
+    now: dict[str, set[str]] = {}
+    for item in simulated:
+        now.setdefault(item.name, set()).add(item.version)
+    out: list[str] = []
+    for name in [*plan, *(n for n in now if n not in plan)]:
+        want, got = plan.get(name, set()), now.get(name, set())
+        if want == got:
+            continue
+        if not got:
+            out.append(
+                f"{name} {', '.join(sorted(want))}: in the plan, but apt would not install it now"
+            )
+        elif not want:
+            out.append(f"{name} {', '.join(sorted(got))}: apt would install it, the plan does not")
+        else:
+            out.append(
+                f"{name}: the plan has {', '.join(sorted(want))}, "
+                f"apt would install {', '.join(sorted(got))}"
+            )
+    return tuple(out)
+
+
+#: dpkg's package states (dpkg-query(1), "Package status"), as the user should read them.
+_STATE_WORDS = {
+    "not-installed": "not installed",
+    "config-files": "not installed, only its configuration files remain",
+    "half-installed": "half-installed: unpacking started but did not finish",
+    "unpacked": "unpacked but not configured",
+    "half-configured": "half-configured: unpacked, but configuring it (its postinst) failed",
+    "triggers-awaited": "configured, but waiting for another package's trigger processing",
+    "triggers-pending": "configured, but its triggers have not been processed",
+    "installed": "installed",
+}
+
+#: States in which ``dpkg --configure -a`` can finish the job.
+_CONFIGURABLE = ("unpacked", "half-configured", "triggers-awaited", "triggers-pending")
+
+#: The ``dpkg-query -f`` format :func:`package_states` reads.
+DPKG_STATE_FORMAT = "${Package}\t${Architecture}\t${Status}\t${Version}\n"
+
+
+@dataclass(frozen=True)
+class PackageState:
+    """What dpkg records for one package of a planned transaction."""
+
+    item: ClosureItem
+    #: The last word of dpkg's ``Status`` (``installed``, ``half-configured``, ...);
+    #: ``not-installed`` when dpkg does not know the package at all.
+    status: str
+    #: The version dpkg records (``None`` when it records none).
+    version: str | None = None
+    #: dpkg's whole ``Status`` field (``install ok half-configured``), for messages.
+    raw: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Installed, configured, at the planned version."""
+        return self.status == "installed" and self.version == self.item.version
+
+    @property
+    def present(self) -> bool:
+        """dpkg has the package's files (in any state)."""
+        return self.status not in ("not-installed", "config-files")
+
+    def describe(self) -> str:
+        """One line for the user: name, version and what dpkg says about it."""
+        item = self.item
+        if self.status == "installed" and self.version != item.version:
+            return f"{item.name}: installed at {self.version}, but the plan has {item.version}"
+        words = _STATE_WORDS.get(self.status, self.status)
+        line = f"{item.name} {item.version}: {words}"
+        if self.present and self.version and self.version != item.version:
+            line += f" (at {self.version})"
+        if self.raw and self.status != "installed":
+            line += f" [dpkg status: {self.raw}]"
+        return line
+
+
+def package_states(closure: Sequence[ClosureItem], text: str) -> tuple[PackageState, ...]:
+    """Match ``dpkg-query -W -f DPKG_STATE_FORMAT`` output to the planned packages.
+
+    When the plan names an architecture, only a row of that architecture counts (an
+    ``amd64`` copy does not satisfy a planned ``i386`` one).
+    """
+    rows: dict[str, list[tuple[str, str, str]]] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4:
+            continue
+        name, arch, status, version = (p.strip() for p in parts)
+        rows.setdefault(name, []).append((arch, status, version))
+    states = []
+    for item in closure:
+        candidates = [
+            r
+            for r in rows.get(item.name, [])
+            if item.architecture is None or r[0] == item.architecture
+        ]
+        if not candidates:
+            states.append(PackageState(item, "not-installed"))
+            continue
+        arch, status, version = candidates[0]
+        words = status.split()
+        states.append(
+            PackageState(item, words[-1] if words else "not-installed", version or None, status)
+        )
+    return tuple(states)
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """A lock apt could not take, and who holds it when apt said so."""
+
+    lock: str
+    pid: int | None = None
+    process: str | None = None
+
+
+_LOCK_HELD_RE = re.compile(
+    r"Could not get lock (?P<lock>\S+?)\.?(?: It is held by process (?P<pid>\d+)"
+    r"(?: \((?P<process>[^)]*)\))?)?(?:\.\.\.)?$"
+)
+_LOCK_BUSY_RE = re.compile(r"\((?P<lock>[^)\s]+)\), is another process using it\?")
+
+
+def parse_lock_error(text: str) -> LockHolder | None:
+    """The lock in apt's "Could not get lock" / "is another process using it?" messages.
+
+    apt names the holder (``It is held by process 1234 (unattended-upgr)``) when it can
+    find it. "Could not open lock file ... are you root?" is a permission problem, not a
+    held lock, and is not matched.
+    """
+    busy: LockHolder | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        held = _LOCK_HELD_RE.search(line)
+        if held:
+            pid = held.group("pid")
+            return LockHolder(held.group("lock"), int(pid) if pid else None, held.group("process"))
+        other = _LOCK_BUSY_RE.search(line)
+        if other and busy is None:
+            busy = LockHolder(other.group("lock"))
+    return busy
+
+
+#: dpkg's progress lines: what a maintainer script prints comes after one of them.
+_DPKG_PROGRESS_RE = re.compile(
+    r"^(?:Setting up|Unpacking|Preparing to unpack|Selecting previously|Processing triggers"
+    r"|Removing|Purging) "
+)
+
+
+def relevant_apt_lines(stdout: str, stderr: str, *, limit: int = 25) -> tuple[str, ...]:
+    """The lines of a failed ``apt-get install`` worth quoting, in order, at most ``limit``.
+
+    apt runs dpkg on a pseudo-terminal and copies it to its stdout, so dpkg's errors and the
+    output of a failing maintainer script are there, in order, among progress lines. Kept:
+    apt's ``E:``/``W:`` lines, dpkg's messages with the indented lines under them
+    (``Errors were encountered while processing:`` and the package names), and before
+    ``dpkg: error processing package`` what the script printed since dpkg's last progress
+    line (``Setting up pkg (1.0-1) ...``). Then all of stderr, where apt writes its errors.
+    """
+    out: list[str] = []
+    following = False
+    script: list[str] = []
+    for raw in stdout.splitlines():
+        line = raw.rstrip()
+        if line.startswith(("E:", "W:", "dpkg:", "Errors were encountered")):
+            if line.startswith("dpkg: error processing"):
+                out += script[-10:]
+            script = []
+            out.append(line)
+            following = True
+        elif following and line.startswith(" ") and line.strip():
+            out.append(line)
+        else:
+            following = False
+            if _DPKG_PROGRESS_RE.match(line):
+                script = []
+            elif line.strip():
+                script.append(line)
+    out += [line.rstrip() for line in stderr.splitlines() if line.strip()]
+    unique = list(dict.fromkeys(out))
+    return tuple(unique[-limit:])
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,6 +696,271 @@ class AptProvider:
         if not _missing_tools(self._env):
             self._run(["apt-cache", *self._apt_options(), "policy"])
 
+    # -- execution side ------------------------------------------------------------------------
+
+    def check_privileges(self) -> Privileges:
+        """Root, or ``sudo -n true`` succeeds (sudo found on the provider's ``PATH``).
+
+        ``sudo -n`` never asks for a password: sysnative runs the transaction with its output
+        captured, where a password prompt could not be answered.
+        """
+        euid = os.geteuid()
+        if euid == 0:
+            return Privileges(ok=True)
+        who = f"user {_user_name(euid)} (uid {euid})"
+        path = self._env.get("PATH", os.environ.get("PATH"))
+        if shutil.which("sudo", path=path) is None:
+            return Privileges(
+                ok=False, why=f"sysnative runs as {who}, not root, and sudo is not installed"
+            )
+        try:
+            probe = run(["sudo", "-n", "true"], env=self._env or None, input="", timeout=60)
+        except CommandNotFound:
+            return Privileges(
+                ok=False, why=f"sysnative runs as {who}, not root, and sudo is not installed"
+            )
+        if probe.ok:
+            return Privileges(ok=True, prefix=("sudo", "-n"))
+        said = (probe.stderr or probe.stdout).strip().splitlines()
+        detail = f" ({said[0].strip()})" if said else ""
+        return Privileges(
+            ok=False,
+            why=f"sysnative runs as {who}, not root, and `sudo -n true` failed{detail}: "
+            "sudo would ask for a password",
+        )
+
+    def install_command(
+        self,
+        packages: Sequence[tuple[str, str]],
+        privileges: Privileges,
+        *,
+        lock_timeout: float = 120.0,
+    ) -> list[str]:
+        """``[sudo -n] env DEBIAN_FRONTEND=noninteractive apt-get ... install -- pkg=ver ...``.
+
+        One transaction, exact versions, nothing that can stop for a question: ``-y``,
+        debconf's noninteractive frontend, and ``--force-confdef --force-confold`` so dpkg
+        keeps a locally changed configuration file instead of asking. ``--no-install-
+        recommends`` matches the simulation the plan came from; ``--no-remove`` makes apt abort
+        rather than remove anything. ``DPkg::Lock::Timeout`` bounds the wait for another
+        package manager. ``env`` carries the variables through sudo (which resets the
+        environment) and makes the printed command complete; an ``APT_CONFIG`` given to the
+        provider is part of it. The binary-cache options of the query side are left out: as
+        root, apt would write them into the user's cache directory.
+        """
+        pairs = validate_install_packages(packages)
+        seconds = max(0, math.ceil(lock_timeout))
+        variables = ["DEBIAN_FRONTEND=noninteractive"]
+        if "APT_CONFIG" in self._env:
+            variables.append(f"APT_CONFIG={self._env['APT_CONFIG']}")
+        return [
+            *(privileges.prefix if privileges.ok else ()),
+            "env",
+            *variables,
+            "apt-get",
+            *_PATTERN_ONLY,
+            "-o", f"DPkg::Lock::Timeout={seconds}",
+            "-o", "Dpkg::Options::=--force-confdef",
+            "-o", "Dpkg::Options::=--force-confold",
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "--no-remove",
+            "--",
+            *(f"{name}={version}" for name, version in pairs),
+        ]  # fmt: skip
+
+    def check_install(
+        self, packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+    ) -> None:
+        """Simulate the exact transaction (``pkg=version``) and compare it with the plan.
+
+        Runs before any change. :class:`ProviderError` when apt cannot install these exact
+        versions (quoting apt), would remove something, or would install a different set of
+        packages or versions than ``closure`` (the lists or the system changed since the plan
+        was made). Never answered from the simulation cache: this is the last look before
+        the system changes.
+        """
+        pairs = _checked_transaction(packages, closure)
+        if not pairs:
+            return
+        self._require_tools()
+        specs = [f"{name}={version}" for name, version in pairs]
+        result = self._run(
+            [
+                "apt-get", *self._apt_options(), "install", "-s", "--no-install-recommends",
+                "-y", "--", *specs,
+            ]
+        )  # fmt: skip
+        if not result.ok:
+            raise _simulation_error(specs, result)
+        removals = parse_removals(result.stdout)
+        if removals:
+            raise ProviderError(
+                f"Installing {', '.join(specs)} with apt would now remove {', '.join(removals)}.",
+                "sysnative does not remove system packages. Resolve the conflict with apt "
+                "yourself, or take these projects from the index instead.",
+            )
+        differences = closure_differences(closure, parse_simulation(result.stdout))
+        if differences:
+            raise ProviderError(
+                "apt would now install something other than the plan:\n"
+                + "\n".join("    " + line for line in differences),
+                "The package lists or the installed packages changed since the plan was made "
+                "(an `apt-get update`, or another install). Nothing was changed; make the plan "
+                "again.",
+            )
+
+    def install(
+        self,
+        packages: Sequence[tuple[str, str]],
+        closure: Sequence[ClosureItem],
+        privileges: Privileges,
+        *,
+        lock_timeout: float = 120.0,
+        quiet: bool = True,
+    ) -> None:
+        """Run :meth:`install_command`, then confirm with dpkg that the plan is installed.
+
+        apt's exit status alone is not trusted: dpkg is asked about every package of the
+        transaction (and every requested one) whatever apt said, because a configuration
+        can make apt exit 0 with packages left unpacked, and a failing postinst leaves its
+        package half-configured next to others that did install. Call :meth:`check_install`
+        first; ``packages`` are the requested packages not installed yet.
+
+        apt's output is captured and quoted in errors; with ``quiet=False`` it is also
+        copied to stderr once apt finishes. The command gets an empty stdin, so nothing it
+        runs can wait for an answer from the terminal.
+        """
+        pairs = _checked_transaction(packages, closure)
+        if not pairs:
+            return
+        argv = self.install_command(pairs, privileges, lock_timeout=lock_timeout)
+        self._require_tools()
+        if not privileges.ok:
+            raise _privilege_error(privileges.why, argv)
+        try:
+            # No timeout: the wait for the lock is bounded by apt, and a large transaction
+            # may run for many minutes.
+            result = run(argv, env=self._env or None, input="", timeout=None)
+        except CommandNotFound as exc:
+            raise ProviderUnavailable(
+                _UNAVAILABLE_MESSAGE.format(missing=exc.program), _UNAVAILABLE_HINT
+            ) from exc
+        if not quiet:
+            sys.stderr.write(result.stdout)
+            sys.stderr.write(result.stderr)
+            sys.stderr.flush()
+        said = result.stdout + "\n" + result.stderr
+        if not result.ok:
+            held = parse_lock_error(said)
+            if held is not None:
+                raise _lock_error(held, lock_timeout)
+            if "are you root?" in said:
+                raise _privilege_error("apt could not open dpkg's lock files", argv)
+        planned = {item.name for item in closure}
+        targets = (*closure, *(ClosureItem(n, v) for n, v in pairs if n not in planned))
+        states = self._package_states(targets)
+        if result.ok and all(state.ok for state in states):
+            return
+        raise self._step_error(result, states, privileges)
+
+    def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
+        """One line per package dpkg does not record as ``install ok installed`` at the
+        planned version; ``()`` when every one is."""
+        _validate_closure(closure)
+        return tuple(state.describe() for state in self._package_states(closure) if not state.ok)
+
+    def _package_states(self, closure: Sequence[ClosureItem]) -> tuple[PackageState, ...]:
+        """dpkg's record of every package in ``closure``, from ONE ``dpkg-query`` call."""
+        names = validate_package_names(item.name for item in closure)
+        if not names:
+            return ()
+        self._require_tools()
+        result = self._run(["dpkg-query", "-W", "-f", DPKG_STATE_FORMAT, "--", *names])
+        if result.returncode not in (0, 1):
+            raise ProviderError(
+                "dpkg-query could not report installed packages: " + result.describe(),
+                "Check that the dpkg database is not damaged (`dpkg --audit`).",
+            )
+        return package_states(closure, result.stdout)
+
+    def _audit(self) -> tuple[str, ...]:
+        """``dpkg --audit``: every package of the system in an unfinished state, in dpkg's
+        words. Empty when all is well or when dpkg cannot be asked."""
+        try:
+            result = self._run(["dpkg", "--audit"])
+        except ProviderUnavailable:
+            return ()
+        return tuple(line.rstrip() for line in result.stdout.splitlines() if line.strip())
+
+    def _step_error(
+        self, result: Completed, states: Sequence[PackageState], privileges: Privileges
+    ) -> SystemStepError:
+        """Describe a transaction that did not end as planned: what apt said, what dpkg
+        records now, and how to finish or undo it."""
+        state = tuple(s.describe() for s in states)
+        audit = self._audit()
+        if audit:
+            state += ("dpkg --audit reports:", *("  " + line for line in audit))
+        user_prefix = ("sudo",) if privileges.ok and privileges.prefix else ()
+        apt_env = (
+            ("env", f"APT_CONFIG={self._env['APT_CONFIG']}") if "APT_CONFIG" in self._env else ()
+        )
+        dpkg_env = (
+            ("env", f"DPKG_ADMINDIR={self._env['DPKG_ADMINDIR']}")
+            if "DPKG_ADMINDIR" in self._env
+            else ()
+        )
+        new = [s.item.name for s in states if s.item.replaces is None and s.present]
+        upgraded = [
+            f"{s.item.name}={s.item.replaces}"
+            for s in states
+            if s.item.replaces and s.present and s.version != s.item.replaces
+        ]
+        undo: list[str] = []
+        if new:
+            undo.append(shlex.join([*user_prefix, *apt_env, "apt-get", "purge", "--", *new]))
+        if upgraded:
+            undo.append(
+                shlex.join(
+                    [*user_prefix, *apt_env, "apt-get", "install", "--allow-downgrades", "--",
+                     *upgraded]
+                )
+            )  # fmt: skip
+        retry: tuple[str, ...] = ()
+        if any(s.status in _CONFIGURABLE for s in states) or any(
+            "dpkg --configure" in line for line in audit
+        ):
+            retry = (shlex.join([*user_prefix, *dpkg_env, "dpkg", "--configure", "-a"]),)
+
+        if result.ok:
+            head = (
+                "apt reported success, but dpkg does not record every package of the "
+                "transaction as installed at the planned version."
+            )
+        else:
+            head = f"The apt transaction failed (apt-get exited with status {result.returncode})."
+        parts = [head]
+        quoted = relevant_apt_lines(result.stdout, result.stderr)
+        if quoted:
+            parts.append("apt said:\n" + "\n".join("    " + line for line in quoted))
+        parts.append("dpkg now records:\n" + "\n".join("    " + line for line in state))
+        hints = []
+        if retry:
+            hints.append("To finish configuring the unfinished packages, run: " + retry[0])
+        if undo:
+            hints.append("To undo what this run installed, run: " + " && ".join(undo))
+        if not (new or upgraded):
+            hints.append("Nothing was installed. Fix what apt reports above and try again.")
+        return SystemStepError(
+            "\n".join(parts),
+            "\n".join(hints),
+            state=state,
+            undo=tuple(undo),
+            retry=retry,
+        )
+
     # -- extras ----------------------------------------------------------------------------------
 
     def installed_versions(self, packages: Sequence[str]) -> dict[str, str]:
@@ -515,3 +1048,73 @@ def _parse_apt_config_shell(text: str) -> dict[str, str]:
             parts = shlex.split(value) if value else []
             out[name.strip()] = parts[0] if parts else ""
     return out
+
+
+def _checked_transaction(
+    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+) -> tuple[tuple[str, str], ...]:
+    """Validate both halves of a transaction; a closure without requested packages is an
+    inconsistent plan (nothing would ask apt for those packages)."""
+    pairs = validate_install_packages(packages)
+    _validate_closure(closure)
+    if closure and not pairs:
+        raise ProviderError(
+            "The plan lists distro packages to install but no package that asks for them: "
+            + ", ".join(item.name for item in closure)
+            + ".",
+            "The plan is inconsistent; make it again.",
+        )
+    return pairs
+
+
+def _validate_closure(closure: Sequence[ClosureItem]) -> None:
+    """The closure's names and versions go into dpkg-query and undo commands: check them."""
+    validate_package_names(item.name for item in closure)
+    for item in closure:
+        validate_version(item.version)
+        if item.replaces is not None:
+            validate_version(item.replaces)
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _privilege_error(why: str, argv: Sequence[str]) -> PrivilegeError:
+    """Nothing was installed; say why and hand over the exact command to run as root."""
+    command = shlex.join(argv)
+    return PrivilegeError(
+        f"Installing the system packages needs root: {why}. Nothing was changed.",
+        "Run this command as root (for example with sudo), then run sysnative again; it "
+        f"finds the packages installed and continues:\n    {command}",
+        command=command,
+    )
+
+
+def _lock_error(held: LockHolder, lock_timeout: float) -> DpkgLocked:
+    """A held dpkg lock: which lock, who holds it (when apt could tell), what to do."""
+    who = (
+        f"process {held.pid}" + (f" ({held.process})" if held.process else "")
+        if held.pid is not None
+        else "another process"
+    )
+    waited = max(0, math.ceil(lock_timeout))
+    find = (
+        f"`ps -fp {held.pid}` shows what it is"
+        if held.pid is not None
+        else f"`fuser -v {held.lock}` shows who holds it"
+    )
+    return DpkgLocked(
+        f"dpkg's lock {held.lock} is held by {who}, and it was not released within "
+        f"{waited} seconds. Nothing was changed.",
+        "Another package manager is running: on a freshly booted machine this is usually "
+        "unattended-upgrades or apt's daily job, otherwise another apt, dpkg or software "
+        f"updater. {find[0].upper() + find[1:]}. Wait for it to finish and run sysnative "
+        "again; do not delete the lock file.",
+        lock=held.lock,
+        pid=held.pid,
+        process=held.process,
+    )

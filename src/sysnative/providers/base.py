@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from packaging.version import Version
@@ -10,8 +11,24 @@ from packaging.version import Version
 from sysnative.models import ClosureItem, SystemPackage
 
 
-class Provider(Protocol):
-    """What the pipeline asks of a system package manager (query side)."""
+@dataclass(frozen=True)
+class Privileges:
+    """Whether this process can run the system step, and how.
+
+    Checked before any change, so a user without root learns it before anything was
+    installed, together with the exact command to run as root instead.
+    """
+
+    #: True when the install command can run: as root, or through password-less sudo.
+    ok: bool
+    #: What goes in front of the command: ``()`` as root, ``("sudo", "-n")`` through sudo.
+    prefix: tuple[str, ...] = ()
+    #: Why it cannot (when ``ok`` is False), in words for the user.
+    why: str = ""
+
+
+class SystemQuery(Protocol):
+    """What planning asks of a system package manager: it changes nothing."""
 
     #: Short name used on the command line and in reports: ``"apt"``.
     name: str
@@ -47,4 +64,55 @@ class Provider(Protocol):
         Called from a background thread while the index side works; never required for
         correctness, and errors are left for the real calls to report.
         """
+        ...
+
+
+
+class Provider(SystemQuery, Protocol):
+    """A system package manager: the query side plus the execution side.
+
+    The execution side (``check_privileges``, ``check_install``, ``install``, ``verify``)
+    carries out one planned transaction. ``packages`` there are ``(name, version)`` pairs of
+    the requested packages; ``closure`` is what the plan read from ``simulate``.
+    """
+
+    def check_privileges(self) -> Privileges:
+        """Whether the install command can run here (root, or sudo without a password)."""
+        ...
+
+    def install_command(
+        self,
+        packages: Sequence[tuple[str, str]],
+        privileges: Privileges,
+        *,
+        lock_timeout: float = 120.0,
+    ) -> list[str]:
+        """The exact argv of the transaction: what ``install`` runs and what a message prints."""
+        ...
+
+    def check_install(
+        self, packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+    ) -> None:
+        """Simulate the exact transaction; :class:`ProviderError` naming any difference."""
+        ...
+
+    def install(
+        self,
+        packages: Sequence[tuple[str, str]],
+        closure: Sequence[ClosureItem],
+        privileges: Privileges,
+        *,
+        lock_timeout: float = 120.0,
+        quiet: bool = True,
+    ) -> None:
+        """Run the transaction, then :meth:`verify` it.
+
+        Raises :class:`sysnative.errors.SystemStepError` (with dpkg's state and the undo
+        commands) when the result is not exactly ``closure``, and
+        :class:`sysnative.errors.DpkgLocked` when another package manager held the lock.
+        """
+        ...
+
+    def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
+        """What is not installed as planned, one line per package; ``()`` when all is."""
         ...
