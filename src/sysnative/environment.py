@@ -30,6 +30,8 @@ sys.path.insert(0, sys.argv[1])
 from packaging.markers import default_environment
 from packaging.tags import sys_tags
 import importlib.metadata as md
+# Borrowed for the imports above only: the target's own distributions are the ones to list.
+del sys.path[0]
 
 stdlib = sysconfig.get_paths()["stdlib"]
 venv_cfg = os.path.join(sys.prefix, "pyvenv.cfg")
@@ -62,7 +64,7 @@ print(json.dumps({
     "full_version": "%d.%d.%d" % sys.version_info[:3],
     "markers": default_environment(),
     "tags": [str(t) for t in sys_tags()],
-    "sys_path": [p for p in sys.path[1:] if p],
+    "sys_path": [p for p in sys.path if p],
     "prefix": sys.prefix,
     "base_prefix": getattr(sys, "base_prefix", sys.prefix),
     "site_packages": site.getsitepackages() if hasattr(site, "getsitepackages") else [],

@@ -18,8 +18,10 @@ import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import BinaryIO
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from sysnative import __version__
@@ -269,6 +271,138 @@ class HttpClient:
         if urllib.request.proxy_bypass(host):
             return None
         return proxy if "://" in proxy else f"http://{proxy}"
+
+    # -- streaming (appended for the wheel step) -------------------------------------------
+
+    def download(
+        self,
+        url: str,
+        sink: BinaryIO,
+        headers: Mapping[str, str] | None = None,
+        *,
+        on_progress: Callable[[int], object] | None = None,
+        chunk_size: int = 256 * 1024,
+    ) -> Response:
+        """GET ``url`` and stream a ``200`` body into ``sink`` instead of holding it in memory.
+
+        :meth:`get` keeps whole bodies, which is right for index pages and wrong for wheels
+        of hundreds of megabytes. Proxies, credentials, redirects, stale keep-alive
+        connections and retries behave as in :meth:`get`; a connection lost in the middle
+        of the body is retried too, from the start: ``sink`` is rewound and truncated, and
+        ``on_progress`` (called with the size of every chunk written) gets the bytes taken
+        back as a negative count. The body is asked for without content encoding (a wheel is
+        compressed already, and the index's hash is over the file itself); a server that
+        gzips anyway is decoded on the fly.
+
+        Returns the final response: for ``200`` with an empty ``body`` (the bytes are in
+        ``sink``), for any other status with the (error) body and nothing written. Raises
+        :class:`IndexFailure` like :meth:`get`.
+        """
+        request_headers = {"Accept-Encoding": "identity", **(headers or {})}
+        current = url
+        written = 0
+        for _ in range(_MAX_REDIRECTS + 1):
+            problem = ""
+            location: str | None = None
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                if written:
+                    sink.seek(0)
+                    sink.truncate()
+                    if on_progress is not None:
+                        on_progress(-written)
+                    written = 0
+                target = self._target(current, request_headers)
+                conn: _Connection | None = None
+                try:
+                    raw: http.client.HTTPResponse | None = None
+                    for fresh in (False, True):
+                        conn, reused = self._connection(target, fresh=fresh)
+                        try:
+                            conn.request("GET", target.request_target, headers=target.headers)
+                            raw = conn.getresponse()
+                            break
+                        except (
+                            http.client.RemoteDisconnected,
+                            BrokenPipeError,
+                            ConnectionResetError,
+                        ):
+                            conn.close()
+                            if fresh or not reused:
+                                raise
+                    assert raw is not None
+                    status = raw.status
+                    if status != 200:
+                        body = raw.read()
+                        resp_headers = {k.lower(): v for k, v in raw.getheaders()}
+                        logger.debug("GET %s -> %s", redact_url(current), status)
+                        if status in _RETRY_STATUSES:
+                            problem = f"HTTP {status} {raw.reason}".strip()
+                            continue
+                        location = resp_headers.get("location")
+                        if status in _REDIRECTS and location:
+                            break
+                        return Response(current, status, raw.reason, resp_headers, body)
+                    gzipped = (raw.getheader("content-encoding") or "").lower() == "gzip"
+                    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
+                    while True:
+                        chunk = raw.read(chunk_size)
+                        if not chunk:
+                            break
+                        if decoder is not None:
+                            chunk = decoder.decompress(chunk)
+                        sink.write(chunk)
+                        written += len(chunk)
+                        if on_progress is not None:
+                            on_progress(len(chunk))
+                    if raw.length:  # read(amt) does not notice a body cut short
+                        raise http.client.IncompleteRead(b"", raw.length)
+                    if decoder is not None:
+                        tail = decoder.flush()
+                        if not decoder.eof:
+                            raise IndexFailure(
+                                f"{redact_url(current)} sent a damaged gzip body.", _NETWORK_HINT
+                            )
+                        sink.write(tail)
+                        written += len(tail)
+                        if on_progress is not None and tail:
+                            on_progress(len(tail))
+                    logger.debug("GET %s -> 200 (%d bytes streamed)", redact_url(current), written)
+                    resp_headers = {k.lower(): v for k, v in raw.getheaders()}
+                    return Response(current, 200, raw.reason, resp_headers, b"")
+                except ssl.SSLError as exc:  # retrying does not fix certificates
+                    if conn is not None:
+                        conn.close()
+                    raise IndexFailure(
+                        f"Could not reach {redact_url(current)}: TLS error ({exc}).",
+                        "Check the certificate settings (pip's `cert`, SSL_CERT_FILE) "
+                        "or choose another index with --index-url.",
+                    ) from exc
+                except (OSError, http.client.HTTPException, zlib.error) as exc:
+                    if conn is not None:
+                        conn.close()
+                    problem = _describe_error(exc, self.timeout)
+                    logger.debug("GET %s failed: %s", redact_url(current), problem)
+                    continue
+                except BaseException:
+                    if conn is not None:
+                        conn.close()
+                    raise
+            else:
+                tries = self.retries + 1
+                raise IndexFailure(
+                    f"Could not get {redact_url(current)}: {problem} "
+                    f"(tried {tries} time{'s' if tries > 1 else ''}).",
+                    _NETWORK_HINT,
+                )
+            assert location is not None
+            current = _redirect_target(current, location)
+            logger.debug("redirected to %s", redact_url(current))
+        raise IndexFailure(
+            f"{redact_url(url)} redirected more than {_MAX_REDIRECTS} times.",
+            _NETWORK_HINT,
+        )
 
 
 def _basic_auth(user: str | None, password: str | None) -> str | None:
