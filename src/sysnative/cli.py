@@ -11,12 +11,19 @@ import sys
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
 from sysnative import __version__
 from sysnative.errors import SysnativeError, UsageError
 from sysnative.route import Fallback, RoutePolicy
+
+if TYPE_CHECKING:
+    from sysnative import execute
+    from sysnative.environment import TargetEnvironment
+    from sysnative.models import Plan
+    from sysnative.providers.base import SystemQuery
 
 logger = logging.getLogger("sysnative")
 
@@ -108,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
         help="always take NAME from the index",
     )
     install.add_argument(
+        "--break-system-packages",
+        action="store_true",
+        help="allow installing into an externally managed (PEP 668) Python, as in pip",
+    )
+    install.add_argument(
         "--refresh",
         action="store_true",
         help="ignore cached index pages (metadata stays cached: it is immutable)",
@@ -171,18 +183,14 @@ def _print_error(exc: SysnativeError, verbose: int) -> None:
 
 
 def _install(args: argparse.Namespace, verbose: int) -> int:
-    from sysnative import environment, mapping, pipconfig, report, requirements
+    from sysnative import environment, execute, mapping, pipconfig, report, requirements
     from sysnative.cache import Cache
     from sysnative.index import SimpleIndexClient
     from sysnative.pipeline import build_plan
     from sysnative.providers import select_provider
     from sysnative.speculate import SpeculativeProvider, Speculator, WatchedIndex
+    from sysnative.staging import TerminalProgress
 
-    if not args.dry_run:
-        raise UsageError(
-            "Carrying out the plan is not available yet in this version; only --dry-run is.",
-            "Add --dry-run to see what would be installed from where.",
-        )
     reqs = requirements.collect(args.requirements, args.requirement_files, args.constraint_files)
     if not reqs.requirements:
         raise UsageError(
@@ -229,24 +237,99 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             mapping=table,
             policy=policy,
         )
+        speculator.stop()
+        if args.report:
+            report.write_report(plan, args.report)
+        show = verbose >= 0 and args.report != "-"
+        if show:
+            print(report.render_table(plan))
+            print()
+            for note in plan.notes:
+                print(f"note: {note}")
+        if args.dry_run:
+            if show:
+                _warn_unseen(plan, target, provider)
+                print(report.summary(plan) + " (dry run: nothing was changed)")
+            return 0
+        result = execute.execute(
+            plan,
+            target=target,
+            provider=provider,
+            mapping=table,
+            http=index.http,
+            cache=cache,
+            options=execute.InstallOptions(
+                break_system_packages=args.break_system_packages,
+                show_provider_output=verbose > 0,
+            ),
+            progress=TerminalProgress.for_stream(sys.stderr, quiet=verbose < 0),
+            probe=environment.probe,
+        )
     finally:
         speculator.stop()
         index.close()
-    if args.report:
-        report.write_report(plan, args.report)
-    if verbose >= 0 and args.report != "-":
-        print(report.render_table(plan))
-        print()
-        for note in plan.notes:
-            print(f"note: {note}")
-        missing = [d for d in provider.site_dirs() if not target.sees(d)]
-        if missing and plan.system:
+    return _report_result(result, provider.name, verbose)
+
+
+def _warn_unseen(plan: Plan, target: TargetEnvironment, provider: SystemQuery) -> None:
+    missing = [d for d in provider.site_dirs() if not target.sees(d)]
+    if missing and plan.system:
+        print(
+            f"warning: {target.executable} cannot see {', '.join(missing)}, so the "
+            "system packages would not be importable there. Use a venv created with "
+            "`sysnative venv PATH` (or --system-site-packages from the system's python3)."
+        )
+
+
+def _report_result(result: execute.InstallResult, provider: str, verbose: int) -> int:
+    """The human summary of a real install: what came from where; exit 1 on new problems."""
+    if not result.changed and not result.new_problems:
+        if verbose >= 0:
             print(
-                f"warning: {target.executable} cannot see {', '.join(missing)}, so the "
-                "system packages would not be importable there. Use a venv created with "
-                "--system-site-packages from the system's python3."
+                f"Nothing to do: all {len(result.already_present)} packages of the plan are "
+                "already installed."
             )
-        print(report.summary(plan) + " (dry run: nothing was changed)")
+        return 0
+    lines = []
+    if result.system_installed:
+        asked = ", ".join(f"{name} {version}" for name, version in result.system_requested)
+        extra = len(result.system_installed) - len(result.system_requested)
+        lines.append(
+            f"Installed with {provider}: {asked}"
+            + (f" (and {extra} dependencies)" if extra > 0 else "")
+        )
+    if result.wheels_installed:
+        lines.append(
+            "Installed from the index: "
+            + ", ".join(f"{w.project} {w.version}" for w in result.wheels_installed)
+        )
+    if result.markers:
+        lines.append(
+            "Recorded system packages for pip and importlib.metadata: "
+            + ", ".join(path.name for path in result.markers)
+        )
+    if result.already_present:
+        lines.append(f"Already installed: {len(result.already_present)} packages.")
+    if verbose >= 0:
+        print("\n".join(lines))
+    for name in result.unverified:
+        print(
+            f"warning: the index published no sha256 for {name}; it was hashed on download, "
+            "so nothing vouches for its content.",
+            file=sys.stderr,
+        )
+    for problem in result.old_problems:
+        print(f"warning: {problem.describe()} (already so before this run)", file=sys.stderr)
+    if result.new_problems:
+        print("error: after the install, requirements are not met:", file=sys.stderr)
+        for problem in result.new_problems:
+            print(f"    {problem.describe()}", file=sys.stderr)
+        print(
+            "hint: the packages stay installed; install a version that fits, or report the "
+            "plan (--dry-run --report FILE) as a sysnative bug.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

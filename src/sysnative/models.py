@@ -137,6 +137,9 @@ class PlannedPackage:
     package: str | None = None
     distro_version: str | None = None
     already_installed: bool = False
+    #: True when the plan asks the provider for this package by name; False when it only
+    #: comes as a dependency of those (the provider installs it, marked automatic).
+    requested: bool = False
     # pypi route
     file: IndexFile | None = None
     #: True when a native project comes from a platform wheel (``--native-fallback wheel``).

@@ -8,6 +8,11 @@
    installed) at the system's version, and resolve again. New projects may appear (an older
    release with other dependencies): repeat until the set of system packages stops changing.
 
+An installed package is kept as it is when its version satisfies what reaches it; when it does
+not and the provider has a newer version that does, the resolution takes that one, the plan
+upgrades the package, and the simulation (which shows the upgrade and whatever it brings) is
+read again.
+
 The provider and the index are passed in; this module only decides.
 """
 
@@ -34,10 +39,24 @@ from sysnative.models import (
     SystemPackage,
     SystemProvision,
 )
-from sysnative.providers.base import Provider
+from sysnative.providers.base import SystemQuery
 from sysnative.requirements import RequirementSet
-from sysnative.resolve import Candidate, FixedProject, Resolution, ResolutionConflict, resolve
-from sysnative.route import Fallback, RoutePolicy, Unroutable, decide, fallback
+from sysnative.resolve import (
+    Candidate,
+    FixedProject,
+    Resolution,
+    ResolutionConflict,
+    Unavailable,
+    resolve,
+)
+from sysnative.route import (
+    Fallback,
+    RoutePolicy,
+    Unroutable,
+    decide,
+    fallback,
+    system_conflict_hint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +76,13 @@ class _State:
     wheel_fallback: dict[NormalizedName, str] = field(default_factory=dict)
     #: Why each project routed to the system is native (from ``classify``).
     reasons: dict[NormalizedName, str] = field(default_factory=dict)
-    #: Native projects that cannot be had at all (policy ``error``): name -> why.
-    unavailable: dict[NormalizedName, str] = field(default_factory=dict)
+    #: Native projects that cannot be had at all (policy ``error``): name -> why, and hint.
+    unavailable: dict[NormalizedName, Unavailable] = field(default_factory=dict)
     #: System-provided projects that must not be replaced by index versions.
     pinned_to_system: set[NormalizedName] = field(default_factory=set)
+    #: Installed distro packages the plan upgrades: the resolution needed the provider's
+    #: newer version. Once asked for, the simulation's closure says what the system does.
+    upgrades: set[str] = field(default_factory=set)
 
 
 def build_plan(
@@ -68,7 +90,7 @@ def build_plan(
     *,
     target: TargetEnvironment,
     index: IndexClient,
-    provider: Provider,
+    provider: SystemQuery,
     mapping: MappingTable,
     policy: RoutePolicy,
 ) -> Plan:
@@ -87,14 +109,18 @@ def build_plan(
                 unavailable=state.unavailable,
             )
         except ResolutionConflict as exc:
-            system_conflicts = [c for c in exc.conflicts if c.system is not None]
+            # The wheel fallback only helps where the index has a wheel that satisfies.
+            system_conflicts = [
+                c for c in exc.conflicts if c.system is not None and c.wheel_available is not False
+            ]
             if policy.native_fallback is not Fallback.WHEEL or not system_conflicts:
-                raise
+                raise _with_policy_hint(exc, policy) from None
             for conflict in system_conflicts:
                 assert conflict.system is not None
                 why = f"the system's version {conflict.system.version} conflicts"
                 state.wheel_fallback[conflict.project] = why
                 state.wanted.pop(conflict.project, None)
+                state.upgrades.discard(conflict.system.package)
             _simulate(state, provider)
             fixed = _fixed_projects(state, target, provider, mapping, installed_system)
             continue
@@ -108,8 +134,20 @@ def build_plan(
     )
 
 
+def _with_policy_hint(exc: ResolutionConflict, policy: RoutePolicy) -> ResolutionConflict:
+    """The resolver's error, its hint rewritten for a system conflict: the resolver does not
+    know the options in use, and suggesting one of those again helps nobody."""
+    if any(c.unavailable is not None for c in exc.conflicts):
+        return exc  # the routing stage wrote that hint, knowing the policy
+    system = [c for c in exc.conflicts if c.system is not None]
+    if not system:
+        return exc
+    hint = system_conflict_hint(system[0].project, system[0].wheel_available, policy)
+    return ResolutionConflict(exc.message, hint, exc.conflicts)
+
+
 def _installed_system(
-    target: TargetEnvironment, provider: Provider, mapping: MappingTable
+    target: TargetEnvironment, provider: SystemQuery, mapping: MappingTable
 ) -> dict[NormalizedName, SystemProvision]:
     """Distributions the target sees in the provider's site dirs: already there, fixed."""
     site_dirs = {os.path.normpath(d) for d in provider.site_dirs()}
@@ -133,24 +171,50 @@ def _installed_system(
 def _route_new(
     resolution: Resolution,
     state: _State,
-    provider: Provider,
+    provider: SystemQuery,
     mapping: MappingTable,
     policy: RoutePolicy,
     fixed: Mapping[NormalizedName, FixedProject],
 ) -> bool:
     """Route projects not decided yet; query the provider for new system ones. Changed?"""
     new: dict[NormalizedName, str] = {}
+    #: Installed packages to ask the provider about: can it upgrade them?
+    to_query: set[str] = set()
     changed = False
+    upgraded = False
     for name, cand in resolution.candidates.items():
-        if cand.system is not None or name in state.wheel_fallback:
+        if cand.system is not None:
+            project = fixed.get(name)
+            if (
+                project is not None
+                and project.upgrade is not None
+                and cand.system == project.upgrade
+            ):
+                # The installed version does not satisfy, the provider's newer one does: the
+                # plan upgrades the package; the simulation says what else that brings.
+                logger.debug("%s: upgrading %s", name, cand.system.package)
+                state.upgrades.add(cand.system.package)
+                upgraded = True
             continue
         classification = classify(cand)
+        if name in state.wheel_fallback:
+            if classification.wheel is None:
+                # The system's version conflicts and the index has no wheel to fall back to.
+                why = f"{state.wheel_fallback.pop(name)}, and {classification.reason}"
+                hint = system_conflict_hint(name, False, policy)
+                _block(state, Unroutable(name, why, hint), cand)
+                changed = True
+            continue
         if name in fixed:
             # An index version replaced a system-provided project. Fine for a pure project;
-            # a native one must stay with the system: pin it and resolve again.
+            # a native one must stay with the system: pin it and resolve again. When it is
+            # installed, ask the provider whether it has a newer version (an upgrade).
             if classification.kind is Kind.NATIVE and name not in policy.force_pypi:
                 state.pinned_to_system.add(name)
                 changed = True
+                provision = fixed[name].provision
+                if provision.installed and provision.package:
+                    to_query.add(provision.package)
             continue
         decision = decide(name, classification, mapping.lookup(name), policy)
         if isinstance(decision, Unroutable):
@@ -162,10 +226,13 @@ def _route_new(
             state.reasons[name] = decision.reason
         elif decision.native_wheel and name not in policy.force_pypi:
             state.wheel_fallback[name] = "no system package is mapped for it"
+    to_ask = (set(new.values()) | to_query) - set(state.packages)
+    if to_ask:
+        state.packages.update(provider.query(sorted(to_ask)))
     if not new:
-        return changed
-    answers = provider.query(sorted(set(new.values()) - set(state.packages)))
-    state.packages.update(answers)
+        if upgraded:
+            _simulate(state, provider)
+        return changed or upgraded
     for name, package in new.items():
         info = state.packages.get(package)
         version = info.installed or info.candidate if info else None
@@ -176,7 +243,7 @@ def _route_new(
                 else f"{provider.name}'s version {version} of {package} has no PEP 440 reading"
             )
             cand = resolution.candidates[name]
-            result = fallback(name, classify(cand), why, policy)
+            result = fallback(name, classify(cand), why, policy, package=package)
             if isinstance(result, Unroutable):
                 _block(state, result, cand)
                 continue
@@ -187,16 +254,18 @@ def _route_new(
     return True
 
 
-def _simulate(state: _State, provider: Provider) -> None:
-    """Read the install closure of everything the plan asks of the provider."""
-    to_install = sorted(p for p in state.wanted.values() if state.packages[p].installed is None)
-    state.closure = provider.simulate(to_install) if to_install else ()
+def _simulate(state: _State, provider: SystemQuery) -> None:
+    """Read the install closure of everything the plan asks of the provider: the packages
+    to install, and the installed ones to upgrade (apt lists those with ``replaces``)."""
+    to_install = {p for p in state.wanted.values() if state.packages[p].installed is None}
+    to_install |= state.upgrades
+    state.closure = provider.simulate(sorted(to_install)) if to_install else ()
 
 
 def _fixed_projects(
     state: _State,
     target: TargetEnvironment,
-    provider: Provider,
+    provider: SystemQuery,
     mapping: MappingTable,
     installed_system: Mapping[NormalizedName, SystemProvision],
 ) -> dict[NormalizedName, FixedProject]:
@@ -204,7 +273,14 @@ def _fixed_projects(
     for name, provision in installed_system.items():
         if name in state.wheel_fallback:
             continue
-        fixed[name] = FixedProject(provision, replaceable=name not in state.pinned_to_system)
+        info = state.packages.get(provision.package)
+        if info is not None and info.installed is not None:
+            provision = replace(provision, distro_version=info.installed)
+        fixed[name] = FixedProject(
+            provision,
+            replaceable=name not in state.pinned_to_system,
+            upgrade=_upgrade(name, info, state, provider),
+        )
     for item in state.closure:
         project = mapping.reverse(item.name)
         version = provider.to_pep440(item.version)
@@ -238,7 +314,8 @@ def _fixed_projects(
                 package,
                 distro_version,
                 installed=info.installed is not None,
-            )
+            ),
+            upgrade=_upgrade(project, info, state, provider),
         )
     # Requirements between system-provided projects, from the installed metadata: a
     # replacement from the index must still satisfy the system packages that use it.
@@ -248,6 +325,37 @@ def _fixed_projects(
         )
         for name, f in fixed.items()
     }
+
+
+def _upgrade(
+    project: NormalizedName,
+    info: SystemPackage | None,
+    state: _State,
+    provider: SystemQuery,
+) -> SystemProvision | None:
+    """The provider's newer version of an installed package, as an alternative to offer.
+
+    ``None`` when nothing newer is known, or when the upgrade was asked for already: then
+    the simulation's closure has the final word (it lists the upgrade, or the provider
+    cannot make it and the installed version is all there is).
+    """
+    if info is None or info.installed is None or info.candidate is None:
+        return None
+    if info.candidate == info.installed or info.name in state.upgrades:
+        return None
+    old = provider.to_pep440(info.installed)
+    new = provider.to_pep440(info.candidate)
+    if old is None or new is None or new <= old:
+        return None
+    return SystemProvision(
+        project,
+        new,
+        provider.name,
+        info.name,
+        info.candidate,
+        installed=False,
+        requested=project in state.wanted,
+    )
 
 
 def _system_requires(
@@ -277,13 +385,13 @@ def _block(state: _State, result: Unroutable, cand: Candidate) -> None:
     """Take a native project nobody can provide out of the running: the next pass looks for
     releases of its dependents that do without it, or explains why there are none."""
     logger.debug("%s %s cannot be installed: %s", cand.name, cand.version, result.why)
-    state.unavailable[cand.name] = result.why
+    state.unavailable[cand.name] = Unavailable(result.why, result.hint)
 
 
 def _make_plan(
     resolution: Resolution,
     state: _State,
-    provider: Provider,
+    provider: SystemQuery,
     mapping: MappingTable,
     target: TargetEnvironment,
     policy: RoutePolicy,
@@ -291,11 +399,13 @@ def _make_plan(
     rows: list[PlannedPackage] = []
     seen: set[NormalizedName] = set()
     closure_projects = {mapping.reverse(i.name): i for i in state.closure}
+    closure_packages = {i.name: i for i in state.closure}
     for name, cand in resolution.candidates.items():
         seen.add(name)
         required_by = tuple(sorted({r.parent for r in resolution.requirements.get(name, ())}))
         if cand.system is not None:
-            rows.append(_system_row(cand.system, state, required_by))
+            item = closure_packages.get(cand.system.package)
+            rows.append(_system_row(cand.system, state, required_by, item))
             continue
         classification = classify(cand)
         wheel = classification.wheel
@@ -335,7 +445,7 @@ def _make_plan(
                 project,
                 version,
                 Route.SYSTEM,
-                "comes with the system packages (dependency)",
+                "comes with the system packages (dependency)" + _upgrade_note(item),
                 provider=provider.name,
                 package=item.name,
                 distro_version=item.version,
@@ -349,6 +459,9 @@ def _make_plan(
         if system_native
         else f"{name} takes the index's platform wheel ({why})"
         for name, why in state.wheel_fallback.items()
+    ) + tuple(
+        _unknown_extras_note(resolution.candidates[name], extras)
+        for name, extras in sorted(resolution.unknown_extras.items())
     )
     return Plan(
         packages=tuple(rows),
@@ -359,8 +472,26 @@ def _make_plan(
     )
 
 
+def _unknown_extras_note(cand: Candidate, extras: frozenset[NormalizedName]) -> str:
+    names = ", ".join(sorted(extras))
+    return (
+        f"{cand.name}[{names}]: {cand.name} {cand.version} comes from the system, and what "
+        f"the extra{'s' if len(extras) > 1 else ''} {names} need{'' if len(extras) > 1 else 's'}"
+        f" is unknown (the index has no wheel of {cand.name} {cand.version} to read it from, "
+        "and the target does not have it installed): those dependencies are not in the plan; "
+        "add them to the requirements if you need them"
+    )
+
+
+def _upgrade_note(item: ClosureItem | None) -> str:
+    return f"; upgrade from {item.replaces}" if item is not None and item.replaces else ""
+
+
 def _system_row(
-    provision: SystemProvision, state: _State, required_by: tuple[str, ...]
+    provision: SystemProvision,
+    state: _State,
+    required_by: tuple[str, ...],
+    item: ClosureItem | None,
 ) -> PlannedPackage:
     if provision.project in state.wanted:
         reason = state.reasons.get(provision.project, "routed to the system")
@@ -368,8 +499,12 @@ def _system_row(
             reason += "; already installed"
     elif provision.installed:
         reason = "already installed by the system"
+    elif provision.package in state.upgrades and item is not None and item.replaces:
+        reason = "installed by the system, too old for what is required"
     else:
         reason = "comes with the system packages (dependency)"
+    if not provision.installed:
+        reason += _upgrade_note(item)
     return PlannedPackage(
         provision.project,
         provision.version,
@@ -380,6 +515,8 @@ def _system_row(
         package=provision.package or None,
         distro_version=provision.distro_version or None,
         already_installed=provision.installed,
+        requested=not provision.installed
+        and (provision.project in state.wanted or provision.package in state.upgrades),
     )
 
 

@@ -89,7 +89,12 @@ def to_json(plan: Plan) -> dict[str, Any]:
             "already_installed": r.already_installed,
         }
         if r.route is Route.SYSTEM:
-            item.update(provider=r.provider, package=r.package, distro_version=r.distro_version)
+            item.update(
+                provider=r.provider,
+                package=r.package,
+                distro_version=r.distro_version,
+                requested=r.requested,
+            )
         else:
             assert r.file is not None
             item.update(

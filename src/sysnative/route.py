@@ -41,6 +41,8 @@ class Unroutable:
 
     project: NormalizedName
     why: str
+    #: What to try: only options that can work here and are not in use already.
+    hint: str = ""
 
 
 def decide(
@@ -56,7 +58,12 @@ def decide(
     """
     if project in policy.force_pypi:
         if classification.wheel is None:
-            return Unroutable(project, f"--pypi {project} was given, but {classification.reason}")
+            package = entry.packages[0] if entry is not None and entry.packages else None
+            return Unroutable(
+                project,
+                f"--pypi {project} was given, but {classification.reason}",
+                _hint(project, classification, policy, mapped=package),
+            )
         return Decision(
             project,
             Route.PYPI,
@@ -68,6 +75,7 @@ def decide(
             return Unroutable(
                 project,
                 f"--system {project} was given, but no mapping names a system package for it",
+                _hint(project, classification, policy),
             )
         return Decision(project, Route.SYSTEM, f"--system {project}", package=entry.packages[0])
     if classification.kind is Kind.PURE:
@@ -82,8 +90,14 @@ def fallback(
     classification: Classification,
     why: str,
     policy: RoutePolicy,
+    *,
+    package: str | None = None,
 ) -> Decision | Unroutable:
-    """A native project the system cannot provide: the ``--native-fallback`` policy decides."""
+    """A native project the system cannot provide: the ``--native-fallback`` policy decides.
+
+    ``package`` is the system package the mapping names when the provider cannot provide it
+    (``None``: the mapping names none).
+    """
     if policy.native_fallback is Fallback.WHEEL and classification.wheel is not None:
         return Decision(
             project,
@@ -91,4 +105,92 @@ def fallback(
             f"{classification.reason}; {why}; platform wheel (--native-fallback wheel)",
             native_wheel=True,
         )
-    return Unroutable(project, f"{classification.reason}, and {why}")
+    return Unroutable(
+        project,
+        f"{classification.reason}, and {why}",
+        _hint(project, classification, policy, unavailable=package),
+    )
+
+
+def system_conflict_hint(
+    project: NormalizedName, wheel_available: bool | None, policy: RoutePolicy
+) -> str:
+    """What to try when the system's version of ``project`` does not satisfy a requirement.
+
+    The index is an alternative only when it has a wheel that satisfies the requirement
+    (``wheel_available``; ``None`` when unknown), and each option is named only when it is
+    not in use already.
+    """
+    first = "Relax the requirement to accept the system's version"
+    if wheel_available is False:
+        return (
+            f"{first}: the index has no wheel of {project} that satisfies it, and sysnative "
+            "never builds sdists."
+        )
+    options = []
+    if project not in policy.force_pypi:
+        options.append(f"take {project} from the index instead with --pypi {project}")
+    if policy.native_fallback is not Fallback.WHEEL:
+        options.append(
+            "let every such conflict fall back to the index's platform wheel with "
+            "--native-fallback wheel"
+        )
+    if not options:
+        return f"{first}."
+    return f"{first}; or " + ", or ".join(options) + "."
+
+
+def _hint(
+    project: NormalizedName,
+    classification: Classification,
+    policy: RoutePolicy,
+    *,
+    mapped: str | None = None,
+    unavailable: str | None = None,
+) -> str:
+    """What to try for a native project nobody can provide, in this situation.
+
+    ``mapped``: the mapping names this system package (and it was not asked for);
+    ``unavailable``: the mapping names this package but the provider cannot provide it;
+    neither: the mapping names no package. The index's options (``--pypi``, the wheel
+    fallback) need a wheel; options already given are not suggested again.
+    """
+    has_wheel = classification.wheel is not None
+    forced_system = project in policy.force_system
+    forced_pypi = project in policy.force_pypi
+    options = []
+    # The index first: those options work right away.
+    if has_wheel and not forced_pypi:
+        if forced_system:
+            options.append(
+                f"drop --system {project} and take the index's wheel with --pypi {project}"
+            )
+        else:
+            if policy.native_fallback is not Fallback.WHEEL:
+                options.append(
+                    f"take the index's platform wheel for {project} with --native-fallback wheel"
+                )
+            options.append(f"take it from the index regardless with --pypi {project}")
+    if mapped is not None:
+        options.append(f"drop --pypi for it to take it from the system ({mapped})")
+    elif unavailable is not None:
+        options.append(
+            f"make {unavailable} available to the system package manager (enable the "
+            "repository that has it and update the package lists)"
+        )
+    else:
+        force = "" if forced_system else f" and force it with --system {project}"
+        instead = " instead of --pypi" if forced_pypi else ""
+        options.append(
+            f"if the system packages {project}, name that package in a mapping entry"
+            f"{force}{instead}"
+        )
+        options.append(f"install {project} with the system package manager yourself")
+    options.append(f"loosen the requirements that bring {project} in")
+    text = "Try: " + "; or ".join(options) + "."
+    if not has_wheel:
+        text = (
+            f"{project} has no wheel for this target and sysnative never builds sdists, so "
+            f"the index cannot provide it. {text}"
+        )
+    return text

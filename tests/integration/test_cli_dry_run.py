@@ -579,17 +579,20 @@ def test_already_installed_system_package(cli: CliRun) -> None:
     assert "1 already provided by the system" in result.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline uses apt's Installed version only (info.installed or info.candidate), so "
-    "a requirement that apt's upgrade candidate satisfies is reported as a conflict",
-)
-def test_installed_system_package_upgrade_satisfies_requirement(cli: CliRun) -> None:
+def _numpy_installed_old(cli: CliRun, *, scipy_needs: str | None = None) -> None:
+    """python3-numpy 1:1.21.5-1 installed, apt's candidate NUMPY_DEB (an upgrade)."""
     apt = cli.new_apt()
     apt.add("python3-numpy", NUMPY_DEB)
+    if scipy_needs is not None:
+        apt.add("python3-scipy", SCIPY_DEB, depends=[scipy_needs])
     apt.publish()
     apt.mark_installed("python3-numpy", "1:1.21.5-1")
+    cli.native("numpy", "2.0.0")
     cli.native("numpy", "1.26.4")
+
+
+def test_installed_system_package_upgrade_satisfies_requirement(cli: CliRun) -> None:
+    _numpy_installed_old(cli)
 
     result = cli.run("numpy>=1.24")
 
@@ -600,6 +603,63 @@ def test_installed_system_package_upgrade_satisfies_requirement(cli: CliRun) -> 
         "1.24.2",
         NUMPY_DEB,
     )
+    assert numpy["already_installed"] is False
+    assert numpy["reason"] == "native: only platform wheels; upgrade from 1:1.21.5-1"
+    assert result.report is not None
+    # apt's own simulation of the upgrade is the transaction.
+    assert result.report["system_transaction"] == [
+        {
+            "package": "python3-numpy",
+            "version": NUMPY_DEB,
+            "architecture": "all",
+            "replaces": "1:1.21.5-1",
+        }
+    ]
+    assert "Would install: 1 from apt" in result.out
+
+
+def test_installed_system_package_kept_when_it_satisfies(cli: CliRun) -> None:
+    """No needless upgrade: the installed version satisfies numpy>=1.20."""
+    _numpy_installed_old(cli)
+
+    result = cli.run("numpy>=1.20")
+
+    assert result.code == 0, result.err
+    numpy = result.packages["numpy"]
+    assert (numpy["version"], numpy["distro_version"]) == ("1.21.5", "1:1.21.5-1")
+    assert numpy["already_installed"] is True
+    assert result.report is not None
+    assert result.report["system_transaction"] == []
+
+
+def test_closure_upgrades_installed_dependency(cli: CliRun) -> None:
+    """python3-scipy needs a newer python3-numpy than the installed one: apt upgrades it, and
+    the plan shows numpy at the upgraded version, marked as an upgrade."""
+    _numpy_installed_old(cli, scipy_needs="python3-numpy (>= 1:1.24)")
+    cli.native("scipy", "1.11.4", requires_dist=["numpy>=1.22"])
+
+    result = cli.run("scipy", "numpy")
+
+    assert result.code == 0, result.err
+    numpy = result.packages["numpy"]
+    assert (numpy["route"], numpy["version"], numpy["already_installed"]) == (
+        "system",
+        "1.24.2",
+        False,
+    )
+    assert numpy["reason"].endswith("; upgrade from 1:1.21.5-1")
+    assert result.report is not None
+    transaction = {t["package"]: t["replaces"] for t in result.report["system_transaction"]}
+    assert transaction == {"python3-numpy": "1:1.21.5-1", "python3-scipy": None}
+
+
+def test_installed_system_package_and_upgrade_both_too_old(cli: CliRun) -> None:
+    _numpy_installed_old(cli)
+
+    result = cli.run("numpy>=2")
+
+    message = assert_clean_error(result, "numpy>=2", "numpy 1.21.5", "installed")
+    assert f"apt can upgrade it to 1.24.2 ({NUMPY_DEB})" in message
 
 
 # -- 4. native projects the system cannot provide ---------------------------------------------
@@ -698,12 +758,6 @@ def test_sdist_only_unmapped_project_is_an_error(cli: CliRun, fallback: str) -> 
     assert_clean_error(result, "zzfake-sdist", "sdist")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve._impossible's hint for an unavailable native project always suggests "
-    "--native-fallback wheel and --pypi NAME, even for an sdist-only project (no wheel exists) "
-    "and when those options were already given",
-)
 def test_sdist_only_hint_does_not_suggest_useless_options(cli: CliRun) -> None:
     cli.index.add_sdist("zzfake-sdist", "1.0")
 
@@ -713,6 +767,33 @@ def test_sdist_only_hint_does_not_suggest_useless_options(cli: CliRun) -> None:
     hint = message[message.index("hint:") :] if "hint:" in message else ""
     assert "--native-fallback wheel" not in hint
     assert "--pypi zzfake-sdist" not in hint
+    assert "mapping entry" in hint
+
+
+def test_sdist_only_hint_without_options(cli: CliRun) -> None:
+    """No option given: still none of the index's options (there is no wheel)."""
+    cli.index.add_sdist("zzfake-sdist", "1.0")
+
+    result = cli.run("zzfake-sdist")
+
+    message = assert_clean_error(result, "zzfake-sdist", "sdist")
+    hint = message[message.index("hint:") :]
+    assert "--native-fallback" not in hint
+    assert "--pypi" not in hint
+    assert "--system zzfake-sdist" in hint
+
+
+def test_sdist_only_system_conflict_with_fallback_wheel(cli: CliRun) -> None:
+    """The system's lxml is too old and the index has only an sdist: --native-fallback wheel
+    cannot help, so the conflict is explained (not a crash), without suggesting it again."""
+    cli.index.add_sdist("lxml", "5.1.0")
+
+    result = cli.run("lxml>=5", "--native-fallback", "wheel")
+
+    message = assert_clean_error(result, "lxml>=5", "lxml 4.9.2", "no wheel of lxml")
+    hint = message[message.index("hint:") :]
+    assert "--native-fallback wheel" not in hint
+    assert "--pypi lxml" not in hint
 
 
 # -- 6. markers, Requires-Python, extras, constraints, requirement files -----------------------
@@ -784,18 +865,34 @@ def test_requires_python_conflict_names_the_target(cli: CliRun, python39: str) -
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve.provider.build_candidates drops releases whose page data-requires-python "
-    "excludes the target without recording why, so 'app==2.0' fails with 'No set of versions "
-    "satisfies... check the versions the index has' and never mentions Python 3.9",
-)
 def test_requires_python_on_page_conflict_names_the_target(cli: CliRun, python39: str) -> None:
     cli.pure("app", "2.0", requires_python=">=3.10")
 
     result = cli.run("app==2.0", python=python39)
 
     assert_clean_error(result, "app", ">=3.10", "Python 3.9")
+
+
+def test_requires_python_on_page_of_dependency_names_the_target(cli: CliRun, python39: str) -> None:
+    cli.pure("a", "1.0", requires_dist=["b>=2"])
+    cli.pure("b", "1.0")
+    cli.pure("b", "2.0", requires_python=">=3.10")
+
+    result = cli.run("a", python=python39)
+
+    message = assert_clean_error(
+        result, "b>=2 (required by a 1.0)", "b 2.0 is left out: it requires Python >=3.10"
+    )
+    assert "target interpreter is Python 3.9" in message
+
+
+def test_pin_to_yanked_release_says_so(cli: CliRun) -> None:
+    cli.pure("app", "1.0")
+    cli.pure("app", "2.0", yanked="broken")
+
+    result = cli.run("app==2.0")
+
+    assert_clean_error(result, "app==2.0", "app 2.0 is left out: it is yanked (broken)")
 
 
 def test_extras_pull_their_dependencies(cli: CliRun) -> None:
@@ -826,16 +923,19 @@ def test_extra_of_native_dependency_to_system(cli: CliRun) -> None:
     assert result.packages["numpy"]["route"] == "system"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve.provider.get_dependencies: a system-fixed candidate only gets "
-    "FixedProject.requires, so the dependencies of a requested extra (pandas[excel] -> "
-    "openpyxl) are silently dropped when the project comes from the system",
-)
 def test_extra_of_system_project_pulls_pure_dependencies(cli: CliRun) -> None:
+    """The extra's requirements come from the index's metadata of the system's version
+    (pandas 1.5.3); its base requirements (pytz) are the system package's business."""
     cli.native("numpy", "1.26.4")
     cli.native("pandas", "2.1.0", requires_dist=["numpy>=1.22"], extras={"excel": ["openpyxl>=3"]})
+    cli.native(
+        "pandas",
+        "1.5.3",
+        requires_dist=["numpy>=1.21", "pytz>=2020.1"],
+        extras={"excel": ["openpyxl>=3"]},
+    )
     cli.pure("openpyxl", "3.1.2")
+    cli.pure("pytz", "2024.1")
 
     result = cli.run("pandas[excel]")
 
@@ -845,6 +945,29 @@ def test_extra_of_system_project_pulls_pure_dependencies(cli: CliRun) -> None:
         "pypi",
         "3.1.2",
     )
+    assert result.packages["openpyxl"]["required_by"] == ["pandas 1.5.3"]
+    assert "pytz" not in result.packages
+    assert result.report is not None
+    assert result.report["notes"] == []
+
+
+def test_extra_of_system_project_without_metadata_is_noted(cli: CliRun) -> None:
+    """The index has no wheel of the system's version and the target does not have it:
+    the extra's requirements are unknown, and the plan says so instead of dropping them."""
+    cli.native("numpy", "1.26.4")
+    cli.native("pandas", "2.1.0", requires_dist=["numpy>=1.22"], extras={"excel": ["openpyxl>=3"]})
+    cli.pure("openpyxl", "3.1.2")
+
+    result = cli.run("pandas[excel]")
+
+    assert result.code == 0, result.err
+    assert result.packages["pandas"]["route"] == "system"
+    assert "openpyxl" not in result.packages
+    assert result.report is not None
+    [note] = result.report["notes"]
+    assert note.startswith("pandas[excel]: ")
+    assert "no wheel of pandas 1.5.3" in note
+    assert "note: pandas[excel]" in result.out
 
 
 def test_constraints_file_limits_versions(cli: CliRun) -> None:
@@ -1009,12 +1132,6 @@ def test_missing_target_interpreter(cli: CliRun) -> None:
     assert_clean_error(result, str(missing))
 
 
-def test_without_dry_run_is_refused(cli: CliRun) -> None:
-    result = cli.raw("install", "--system-native", "requests")
-
-    assert_clean_error(result, "--dry-run", code=2)
-
-
 def test_report_into_missing_directory(cli: CliRun) -> None:
     cli.pure("idna", "3.6")
     target = cli.tmp_path / "no-such-dir" / "plan.json"
@@ -1081,3 +1198,12 @@ def test_report_to_stdout_is_only_json(cli: CliRun) -> None:
         "requests": "pypi",
     }
     assert "Would install" not in result.out
+
+
+def test_probe_lists_only_the_targets_own_distributions(target_python: str) -> None:
+    """The probe borrows sysnative's ``packaging`` to compute tags and markers; the
+    distributions next to it (resolvelib, pip, sysnative itself) must not appear as if they
+    were installed in a bare target."""
+    target = probe(target_python)
+    assert not {"packaging", "resolvelib", "sysnative", "pip"} & set(target.installed)
+    assert not any("site-packages" in p and ".venv" in p for p in target.sys_path)

@@ -3,6 +3,13 @@
 Each case gives the index (projects, versions, wheel tags, requirements), what apt has, the
 target Python and the request; the real resolver, classifier, router and planner run over
 in-memory implementations of the index and provider seams.
+
+What a case can check: ``expected`` (name -> "route version"), ``expected_absent``,
+``expected_native_wheel``, ``expected_no_apt_query``, ``expected_reasons`` (name -> a
+fragment of the row's reason), ``expected_transaction`` (the system closure as
+"package version" or "package version (replaces old)"), ``expected_notes`` (fragments each
+found in some note, or ``[]`` for no notes); for failures ``expected_error`` (fragments of the
+message and hint) and ``expected_hint_absent`` (fragments the hint must not contain).
 """
 
 from __future__ import annotations
@@ -68,6 +75,8 @@ def test_case(path: Path) -> None:
         text = f"{info.value.message}\n{info.value.hint}"
         for fragment in case["expected_error"]:
             assert fragment in text, f"{fragment!r} not in:\n{text}"
+        for fragment in case.get("expected_hint_absent", []):
+            assert fragment not in (info.value.hint or ""), f"{fragment!r} in the hint:\n{text}"
         return
     plan = run()
     got = {p.name: f"{p.route.value} {p.version}" for p in plan.packages}
@@ -86,6 +95,20 @@ def test_case(path: Path) -> None:
     if case.get("expected_no_apt_query"):
         assert apt.queries == []
         assert apt.simulations == []
+    reasons = {p.name: p.reason for p in plan.packages}
+    for name, fragment in case.get("expected_reasons", {}).items():
+        assert fragment in reasons[name], f"{name}: {fragment!r} not in {reasons[name]!r}"
+    if "expected_transaction" in case:
+        transaction = [
+            f"{c.name} {c.version}" + (f" (replaces {c.replaces})" if c.replaces else "")
+            for c in plan.system_closure
+        ]
+        assert transaction == case["expected_transaction"]
+    if "expected_notes" in case:
+        if not case["expected_notes"]:
+            assert plan.notes == ()
+        for fragment in case["expected_notes"]:
+            assert any(fragment in note for note in plan.notes), f"{fragment!r}: {plan.notes}"
 
 
 def test_provider_is_queried_in_one_batch_per_pass() -> None:

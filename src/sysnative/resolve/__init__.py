@@ -7,7 +7,7 @@ be met together (and whether the system's fixed version was part of it).
 
 from __future__ import annotations
 
-from sysnative.resolve.model import PYTHON, ROOT, Candidate, Req
+from sysnative.resolve.model import PYTHON, ROOT, Candidate, Req, Unavailable
 from sysnative.resolve.resolver import (
     Conflict,
     FixedProject,
@@ -25,5 +25,6 @@ __all__ = [
     "Req",
     "Resolution",
     "ResolutionConflict",
+    "Unavailable",
     "resolve",
 ]

@@ -66,3 +66,16 @@ class Candidate:
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a native project can be had from nowhere, and what the user could do about it.
+
+    The routing stage knows the situation (is there a wheel, is the project mapped, which
+    options are in use), so it writes the hint; the resolver only carries it to the error
+    it raises when no release of the dependents does without the project.
+    """
+
+    why: str
+    hint: str

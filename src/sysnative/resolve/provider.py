@@ -3,8 +3,10 @@
 Candidates come from the index client (binary-only: a version is a candidate when it has a
 wheel for the target, or, for a project that publishes no wheel at all, an sdist, which marks
 the project as native) and from the system (``fixed`` projects: one candidate at the
-system's version, optionally followed by index versions when a pure project may be replaced).
-Markers, extras and Requires-Python are evaluated for the target environment.
+system's version, then the provider's upgrade of an installed package, optionally followed by
+index versions when a pure project may be replaced). Markers, extras and Requires-Python are
+evaluated for the target environment. Releases left out of the candidates (Requires-Python,
+yanked, no wheel for the target) are remembered, so a failed resolution can say why.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
@@ -24,6 +26,7 @@ from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
 from sysnative.environment import TargetEnvironment
+from sysnative.errors import ProjectNotFound, SysnativeError
 from sysnative.index import IndexClient
 from sysnative.models import FileKind, IndexFile, SystemProvision
 from sysnative.resolve.model import PYTHON, Candidate, Req
@@ -41,11 +44,28 @@ class FixedProject:
     pure projects the system happens to provide (not installed again unless a requirement
     needs a version the system lacks). ``requires`` are the system package's own requirements
     on other system-provided projects, so a replacement must still satisfy them.
+
+    ``upgrade`` is the provider's newer version of an installed package (apt's candidate),
+    offered right after the installed one: the installed version is kept whenever it
+    satisfies, and the upgrade is taken only when a requirement needs it. ``requires`` are
+    the installed version's and do not apply to it.
     """
 
     provision: SystemProvision
     replaceable: bool = False
     requires: tuple[Requirement, ...] = ()
+    upgrade: SystemProvision | None = None
+
+
+@dataclass(frozen=True)
+class Releases:
+    """An index listing grouped for the resolver: the candidates, and what was left out."""
+
+    #: Candidate versions, newest first (see :func:`build_candidates`).
+    candidates: tuple[Candidate, ...]
+    #: Versions the index lists but that are not candidates, with why (newest first):
+    #: ``"requires Python >=3.10"``, ``"is yanked"``, ``"has no wheel for the target"``.
+    excluded: tuple[tuple[Version, str], ...] = ()
 
 
 class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
@@ -65,7 +85,12 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         self._unavailable = frozenset(unavailable)
         self._tag_priority = target.tag_priority()
         self._python_version = Version(target.python_full_version)
-        self._versions_cache: dict[NormalizedName, tuple[Candidate, ...]] = {}
+        self._versions_cache: dict[NormalizedName, Releases] = {}
+        self._extra_requires_cache: dict[
+            tuple[NormalizedName, Version], tuple[Requirement, ...] | None
+        ] = {}
+        #: System candidates whose extras' requirements nobody could tell, by (name, version).
+        self._unknown_extras: dict[tuple[NormalizedName, Version], set[NormalizedName]] = {}
 
     # -- resolvelib interface -------------------------------------------------------------
 
@@ -125,9 +150,13 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         matches: list[Candidate] = []
         fixed = self._fixed.get(name)
         if fixed is not None:
-            version = fixed.provision.version
-            if version not in bad and specifier.contains(version, prereleases=True):
-                matches.append(Candidate(name, version, extras, system=fixed.provision))
+            # The installed (or planned) version first; an upgrade only when it is needed.
+            for provision in (fixed.provision, fixed.upgrade):
+                if provision is None:
+                    continue
+                version = provision.version
+                if version not in bad and specifier.contains(version, prereleases=True):
+                    matches.append(Candidate(name, version, extras, system=provision))
             if not fixed.replaceable:
                 return matches
         explicit_pre = any(s.prereleases for s in specifier) if len(specifier) else False
@@ -166,7 +195,10 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
             )
         if candidate.system is not None:
             fixed = self._fixed[candidate.name]
-            deps.extend(self._requirements(fixed.requires, candidate.extras, parent))
+            if candidate.system == fixed.provision:
+                deps.extend(self._requirements(fixed.requires, candidate.extras, parent))
+            if candidate.extras:
+                deps.extend(self._extra_requirements(candidate, parent))
         elif candidate.has_wheel:
             wheel = next(f for f in candidate.files if f.kind is FileKind.WHEEL)
             metadata = self._index.get_metadata(wheel)
@@ -186,7 +218,106 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         self._index.prefetch_files(n for n in names if n not in self._fixed)
         return deps
 
+    # -- what a failed or finished resolution asks about -----------------------------------
+
+    def excluded_releases(self, name: NormalizedName) -> tuple[tuple[Version, str], ...]:
+        """Releases of ``name`` the index lists but the target cannot use, with why.
+
+        Asked after a failure: the listing is normally cached already; when it cannot be had,
+        the answer is simply empty (the resolution error must not turn into an index error).
+        """
+        if name == PYTHON:
+            return ()
+        try:
+            return self._releases(name).excluded
+        except SysnativeError:
+            return ()
+
+    def wheel_satisfies(self, name: NormalizedName, specifier: SpecifierSet) -> bool | None:
+        """Whether some index release of ``name`` in ``specifier`` has a wheel for the target.
+
+        ``None`` when the index cannot be asked. Used to hint only at options that can work:
+        ``--pypi`` and the wheel fallback are useless for a project that publishes no wheel.
+        """
+        try:
+            releases = self._releases(name)
+        except ProjectNotFound:
+            return False
+        except SysnativeError:
+            return None
+        specifier &= self._constraints.get(name, SpecifierSet())
+        return any(
+            c.has_wheel and specifier.contains(c.version, prereleases=True)
+            for c in releases.candidates
+        )
+
+    def unknown_extras(self, candidate: Candidate) -> frozenset[NormalizedName]:
+        """Extras of a system candidate whose requirements could not be read anywhere."""
+        unknown = self._unknown_extras.get((candidate.name, candidate.version), set())
+        return frozenset(unknown & candidate.extras)
+
     # -- helpers ----------------------------------------------------------------------------
+
+    def _extra_requirements(self, candidate: Candidate, parent: str) -> list[Req]:
+        """What the extras of a system-provided project add (``pandas[excel]`` -> openpyxl).
+
+        The system package brings its base requirements itself, so only requirements the
+        extras switch on are added. Nobody installs a system package's extras: they come
+        from the index like any other requirement (or route to the system when native).
+        """
+        requires = self._system_requires_dist(candidate.name, candidate.version)
+        if requires is None:
+            unknown = self._unknown_extras.setdefault((candidate.name, candidate.version), set())
+            unknown.update(candidate.extras)
+            return []
+        markers = self._target.markers
+        only_extras = [
+            req
+            for req in requires
+            if req.marker is not None
+            and not req.marker.evaluate({**markers, "extra": ""})
+            and any(req.marker.evaluate({**markers, "extra": e}) for e in candidate.extras)
+        ]
+        return list(self._requirements(only_extras, candidate.extras, parent))
+
+    def _system_requires_dist(
+        self, name: NormalizedName, version: Version
+    ) -> tuple[Requirement, ...] | None:
+        """Requires-Dist of the system's version of ``name``, or ``None`` when unknown.
+
+        The index's metadata of the same version first (any wheel of that version: the
+        metadata does not depend on the platform), else the metadata the target has
+        installed, when it is that version.
+        """
+        key = (name, version)
+        if key in self._extra_requires_cache:
+            return self._extra_requires_cache[key]
+        found: tuple[Requirement, ...] | None = None
+        wheel = self._wheel_of_version(name, version)
+        if wheel is not None:
+            found = self._index.get_metadata(wheel).requires_dist
+        else:
+            dist = self._target.installed.get(name)
+            if dist is not None and dist.version == version:
+                found = tuple(_parse_requirements(dist.requires))
+        self._extra_requires_cache[key] = found
+        return found
+
+    def _wheel_of_version(self, name: NormalizedName, version: Version) -> IndexFile | None:
+        try:
+            files = self._index.get_files(name)
+        except ProjectNotFound:
+            return None
+        wheels = [f for f in files if f.kind is FileKind.WHEEL and f.version == version]
+        worst = len(self._tag_priority) + 1
+        wheels.sort(
+            key=lambda f: (
+                f.yanked is not None,
+                min((self._tag_priority.get(t, worst) for t in f.tags), default=worst),
+                f.filename,
+            )
+        )
+        return wheels[0] if wheels else None
 
     def _requirements(
         self,
@@ -210,9 +341,12 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
             )
 
     def _index_candidates(self, name: NormalizedName) -> tuple[Candidate, ...]:
+        return self._releases(name).candidates
+
+    def _releases(self, name: NormalizedName) -> Releases:
         cached = self._versions_cache.get(name)
         if cached is None:
-            cached = self._versions_cache[name] = build_candidates(
+            cached = self._versions_cache[name] = list_releases(
                 name, self._index.get_files(name), self._tag_priority, self._python_version
             )
         return cached
@@ -248,6 +382,14 @@ class _LookAhead:
         self._index.prefetch_metadata(c.files[0] for c in batch if c.system is None and c.has_wheel)
 
 
+def _parse_requirements(texts: Iterable[str]) -> Iterator[Requirement]:
+    for text in texts:
+        try:
+            yield Requirement(text)
+        except InvalidRequirement:
+            logger.debug("ignoring an unreadable installed requirement: %s", text)
+
+
 def _without_marker(req: Requirement) -> str:
     extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
     return f"{req.name}{extras}{req.specifier}"
@@ -264,16 +406,35 @@ def build_candidates(
     A version is a candidate when it has a wheel for the target. sdists count only for a
     project that publishes no usable wheel in any version: such a project is native, and
     building it is the system's job, not ours. Yanked files are left out (PEP 592): the
-    resolver never needs them to pin, and ``==`` pins to yanked releases are rare enough
-    to be refused with the ordinary "no matching version" message.
+    resolver never needs them to pin, and an ``==`` pin to a yanked release is refused
+    (:func:`list_releases` says why).
+    """
+    return list_releases(name, files, tag_priority, python_version).candidates
+
+
+def list_releases(
+    name: NormalizedName,
+    files: Iterable[IndexFile],
+    tag_priority: Mapping[Tag, int],
+    python_version: Version,
+) -> Releases:
+    """:func:`build_candidates`, and the releases left out with why.
+
+    A release dropped silently turns ``app==2.0`` into "no version satisfies", when the real
+    answer is "app 2.0 requires Python >=3.10": each dropped file records its reason, and a
+    version none of whose files survived is listed in ``excluded`` with the most telling one
+    (Requires-Python, then yanked, then no wheel for the target).
     """
     by_version: dict[Version, list[IndexFile]] = defaultdict(list)
+    #: version -> {"python": specifier, "yanked": reason, "tags": ""}, first of each kind.
+    dropped: dict[Version, dict[str, str]] = {}
     any_wheel = False
     # A project lists thousands of files with a handful of distinct Requires-Python values;
     # evaluating each once keeps large pages cheap.
     python_ok: dict[str, bool] = {}
     for f in files:
         if f.yanked is not None:
+            dropped.setdefault(f.version, {}).setdefault("yanked", f.yanked)
             continue
         if f.requires_python is not None:
             key = str(f.requires_python)
@@ -281,18 +442,22 @@ def build_candidates(
             if ok is None:
                 ok = python_ok[key] = f.requires_python.contains(python_version, prereleases=True)
             if not ok:
+                dropped.setdefault(f.version, {}).setdefault("python", key)
                 continue
         if f.kind is FileKind.WHEEL:
             if not any(t in tag_priority for t in f.tags):
+                dropped.setdefault(f.version, {}).setdefault("tags", "")
                 continue
             any_wheel = True
         by_version[f.version].append(f)
     out = []
+    sdist_only: set[Version] = set()
     worst = len(tag_priority) + 1
     for version in sorted(by_version, reverse=True):
         group = by_version[version]
         wheels = [f for f in group if f.kind is FileKind.WHEEL]
         if any_wheel and not wheels:
+            sdist_only.add(version)
             continue
 
         def rank(f: IndexFile) -> tuple[int, int, str]:
@@ -304,4 +469,23 @@ def build_candidates(
             return (0, best, f.filename)
 
         out.append(Candidate(name, version, files=tuple(sorted(group, key=rank))))
-    return tuple(out)
+    kept = {c.version for c in out}
+    excluded = [
+        (version, _why_left_out(dropped.get(version, {}), version in sdist_only))
+        for version in sorted(set(dropped) | sdist_only, reverse=True)
+        if version not in kept
+    ]
+    return Releases(tuple(out), tuple(excluded))
+
+
+def _why_left_out(dropped: Mapping[str, str], sdist_only: bool) -> str:
+    if "python" in dropped:
+        return f"requires Python {dropped['python']}"
+    if "yanked" in dropped:
+        reason = dropped["yanked"]
+        return f"is yanked ({reason})" if reason else "is yanked"
+    if "tags" not in dropped:
+        return "has only an sdist, which sysnative never builds"
+    if sdist_only:
+        return "has no wheel for the target, only an sdist, which sysnative never builds"
+    return "has no wheel for the target"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
 from sysnative.environment import TargetEnvironment
@@ -15,7 +16,7 @@ from sysnative.errors import ResolutionError
 from sysnative.index import IndexClient
 from sysnative.models import SystemProvision
 from sysnative.requirements import UserRequirement
-from sysnative.resolve.model import PYTHON, ROOT, Candidate, Req
+from sysnative.resolve.model import PYTHON, ROOT, Candidate, Req, Unavailable
 from sysnative.resolve.provider import FixedProject, SysnativeProvider
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ class Resolution:
     extras: Mapping[NormalizedName, frozenset[NormalizedName]]
     #: Every requirement edge that reached each project.
     requirements: Mapping[NormalizedName, tuple[Req, ...]]
+    #: Extras of system-provided projects whose requirements could not be read (neither the
+    #: index has that version's metadata nor the target has it installed): not in the plan.
+    unknown_extras: Mapping[NormalizedName, frozenset[NormalizedName]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,22 +50,66 @@ class Conflict:
     #: When the project is fixed by the system, what the system provides.
     system: SystemProvision | None = None
     #: Why the project cannot be installed at all (a native project nobody can provide).
-    unavailable: str | None = None
+    unavailable: Unavailable | None = None
+    #: The provider's upgrade of the installed ``system`` package, when there is one.
+    upgrade: SystemProvision | None = None
+    #: Index releases the requirements accept but the target cannot use, and why.
+    excluded: tuple[tuple[Version, str], ...] = ()
+    #: Whether some index release the requirements accept has a wheel for the target
+    #: (``None``: unknown). Without one, ``--pypi`` and the wheel fallback cannot help.
+    wheel_available: bool | None = None
 
     def describe(self, python_version: str) -> str:
         lines = [f"  {r.describe()}" for r in self.requirements]
         if self.project == PYTHON:
             lines.append(f"  the target interpreter is Python {python_version}")
         elif self.unavailable is not None:
-            lines.append(f"  {self.project} cannot be installed: {self.unavailable}")
+            lines.append(f"  {self.project} cannot be installed: {self.unavailable.why}")
         elif self.system is not None:
             s = self.system
             state = "installed" if s.installed else "available"
+            source = s.provider
+            if s.package:
+                source = f"{s.provider} package {s.package} {s.distro_version}".rstrip()
+            upgrade = ""
+            if self.upgrade is not None:
+                u = self.upgrade
+                upgrade = f", and {u.provider} can upgrade it to {u.version} ({u.distro_version})"
             lines.append(
-                f"  the system provides {s.project} {s.version} "
-                f"({s.provider} package {s.package} {s.distro_version}, {state})"
+                f"  the system provides {s.project} {s.version} ({source}, {state}){upgrade}"
             )
+        lines.extend(_describe_excluded(self.project, self.excluded, python_version))
         return "\n".join(lines)
+
+    @property
+    def python_excluded(self) -> bool:
+        """Every release the requirements accept is left out by its Requires-Python."""
+        return bool(self.excluded) and all(
+            why.startswith(_REQUIRES_PYTHON) for _, why in self.excluded
+        )
+
+
+_REQUIRES_PYTHON = "requires Python "
+
+
+def _describe_excluded(
+    project: NormalizedName, excluded: tuple[tuple[Version, str], ...], python_version: str
+) -> list[str]:
+    """``app 2.0 is left out: it requires Python >=3.10, and the target ... is Python 3.9``."""
+    groups: dict[str, list[Version]] = {}
+    for version, why in excluded:
+        groups.setdefault(why, []).append(version)
+    lines = []
+    for why, versions in groups.items():
+        shown = ", ".join(str(v) for v in versions[:3])
+        if len(versions) > 3:
+            shown += f" and {len(versions) - 3} more"
+        subject, each = ("is", "it") if len(versions) == 1 else ("are", "each")
+        tail = ""
+        if why.startswith(_REQUIRES_PYTHON):
+            tail = f", and the target interpreter is Python {python_version}"
+        lines.append(f"  {project} {shown} {subject} left out: {each} {why}{tail}")
+    return lines
 
 
 class ResolutionConflict(ResolutionError):
@@ -87,7 +135,7 @@ def resolve(
     index: IndexClient,
     target: TargetEnvironment,
     fixed: Mapping[NormalizedName, FixedProject] | None = None,
-    unavailable: Mapping[NormalizedName, str] | None = None,
+    unavailable: Mapping[NormalizedName, Unavailable] | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` for ``target``; raises ResolutionError with conflicts."""
     roots = list(_root_requirements(requirements, target))
@@ -104,7 +152,7 @@ def resolve(
         result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
     except ResolutionImpossible as exc:
         causes: list[Req] = [info.requirement for info in exc.causes]
-        raise _impossible(causes, fixed or {}, unavailable or {}, target) from None
+        raise _impossible(causes, fixed or {}, unavailable or {}, target, provider) from None
     except ResolutionTooDeep as exc:
         raise ResolutionError(
             f"Gave up after {exc.round_count} resolution rounds: the requirements leave too "
@@ -116,11 +164,15 @@ def resolve(
     candidates: dict[NormalizedName, Candidate] = {}
     extras: dict[NormalizedName, frozenset[NormalizedName]] = {}
     edges: dict[NormalizedName, list[Req]] = {}
+    unknown_extras: dict[NormalizedName, frozenset[NormalizedName]] = {}
     for ident, cand in result.mapping.items():
         if cand.name == PYTHON:
             continue
         if not cand.extras:
             candidates[cand.name] = cand
+        elif cand.system is not None and provider.unknown_extras(cand):
+            unknown = unknown_extras.get(cand.name, frozenset())
+            unknown_extras[cand.name] = unknown | provider.unknown_extras(cand)
         extras[cand.name] = extras.get(cand.name, frozenset()) | cand.extras
         edges.setdefault(cand.name, []).extend(
             info.requirement for info in result.criteria[ident].information
@@ -129,6 +181,7 @@ def resolve(
         candidates=dict(sorted(candidates.items())),
         extras=extras,
         requirements={k: tuple(v) for k, v in edges.items()},
+        unknown_extras=unknown_extras,
     )
 
 
@@ -165,8 +218,9 @@ def _constraint_map(
 def _impossible(
     causes: list[Req],
     fixed: Mapping[NormalizedName, FixedProject],
-    unavailable: Mapping[NormalizedName, str],
+    unavailable: Mapping[NormalizedName, Unavailable],
     target: TargetEnvironment,
+    provider: SysnativeProvider,
 ) -> ResolutionConflict:
     by_project: dict[NormalizedName, list[Req]] = {}
     for req in causes:
@@ -174,12 +228,7 @@ def _impossible(
         if req not in bucket:
             bucket.append(req)
     conflicts = tuple(
-        Conflict(
-            name,
-            tuple(reqs),
-            fixed[name].provision if name in fixed and name != PYTHON else None,
-            unavailable.get(name),
-        )
+        _conflict(name, tuple(reqs), fixed, unavailable, provider)
         for name, reqs in by_project.items()
     )
     body = "\n".join(c.describe(target.python_full_version) for c in conflicts)
@@ -187,29 +236,69 @@ def _impossible(
     blocked = [c for c in conflicts if c.unavailable is not None]
     if blocked:
         names = ", ".join(c.project for c in blocked)
-        first = blocked[0].project
         head = (
             f"{names} is native and cannot come from the system, and no release of the "
             "projects that require it does without it:"
         )
-        hint = (
-            f"Try --native-fallback wheel to take the index's platform wheel for {first}, "
-            f"--pypi {first} to take it from the index regardless, or install it with the "
-            "system package manager and map it with --system."
-        )
+        # The routing stage wrote the hint: it knows which options can still help.
+        assert blocked[0].unavailable is not None
+        hint = blocked[0].unavailable.hint
     elif system:
         names = ", ".join(c.project for c in system)
         first = system[0].project
         head = f"The system's version of {names} does not satisfy what is required:"
-        hint = (
-            "Relax the requirement to accept the system's version; or take "
-            f"{first} from the index instead with --pypi {first}, or let every such conflict "
-            "fall back to the index's platform wheel with --native-fallback wheel."
-        )
-    elif any(c.project == PYTHON for c in conflicts):
+        if system[0].wheel_available is False:
+            hint = (
+                "Relax the requirement to accept the system's version: the index has no "
+                f"wheel of {first} that satisfies it (sysnative never builds sdists), so "
+                "neither --pypi nor --native-fallback wheel can help."
+            )
+        else:
+            hint = (
+                "Relax the requirement to accept the system's version; or take "
+                f"{first} from the index instead with --pypi {first}, or let every such "
+                "conflict fall back to the index's platform wheel with --native-fallback wheel."
+            )
+    elif any(c.project == PYTHON for c in conflicts) or any(c.python_excluded for c in conflicts):
         head = "No version fits the target interpreter's Python version:"
         hint = "Pick a target with a newer Python (--python), or pin an older release."
+    elif any(c.excluded for c in conflicts):
+        head = "No release the target can use satisfies these requirements:"
+        hint = (
+            "Loosen the requirement to accept a release the target can use, or check the "
+            "versions the index has."
+        )
     else:
         head = "No set of versions satisfies these requirements together:"
         hint = "Loosen one of the requirements listed above, or check the versions the index has."
     return ResolutionConflict(f"{head}\n{body}", hint, conflicts)
+
+
+def _conflict(
+    name: NormalizedName,
+    reqs: tuple[Req, ...],
+    fixed: Mapping[NormalizedName, FixedProject],
+    unavailable: Mapping[NormalizedName, Unavailable],
+    provider: SysnativeProvider,
+) -> Conflict:
+    """One conflict, with what the index and the system can say about the project."""
+    if name == PYTHON:
+        return Conflict(name, reqs)
+    specifier = SpecifierSet()
+    for req in reqs:
+        specifier &= req.specifier
+    excluded = tuple(
+        (version, why)
+        for version, why in provider.excluded_releases(name)
+        if specifier.contains(version, prereleases=True)
+    )
+    project = fixed.get(name)
+    return Conflict(
+        name,
+        reqs,
+        system=project.provision if project is not None else None,
+        unavailable=unavailable.get(name),
+        upgrade=project.upgrade if project is not None else None,
+        excluded=excluded,
+        wheel_available=provider.wheel_satisfies(name, specifier),
+    )

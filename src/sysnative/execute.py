@@ -1,0 +1,262 @@
+"""Carry out a plan: check everything first, then change the system, then the environment.
+
+The order is the contract (and the reason this module exists apart from the steps):
+
+1. **Refuse a target that cannot work** (``checks``): it must see the provider's site dir,
+   run the Python version the system's packages are built for, and not be externally
+   managed unless the user said ``--break-system-packages``. Nothing has changed yet.
+2. **Nothing to do?** A re-run after a complete install stops here, quickly.
+3. **Check before any change**: the privileges for the system step (else the exact command to
+   run as root), the provider's acceptance of the exact versions (a fresh simulation that
+   must reproduce the planned closure), and every wheel downloaded into a staging dir and
+   checked against its sha256.
+4. **The system step**: one provider transaction, verified package by package afterwards.
+   If it fails, nothing from the index is installed and the error says what dpkg records
+   and how to undo or finish it.
+5. **The wheel step**: pip installs the verified files, offline and by hash. If it fails or
+   is interrupted, what it installed is removed again before the error is reported.
+6. **Marker metadata** for system packages the target would otherwise not see under their
+   project name or version (from the mapping data), then **the environment check**: every
+   installed distribution's requirements are met, counting the system's. Problems that were
+   already there before the run are warnings; new ones are failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sysnative import checks, envcheck, markerdist, staging, wheelstep
+from sysnative.cache import Cache
+from sysnative.environment import TargetEnvironment
+from sysnative.errors import (
+    EnvironmentProbeError,
+    PrivilegeError,
+    SysnativeError,
+    SystemStepError,
+    TargetRefused,
+    WheelStepError,
+)
+from sysnative.http import HttpClient
+from sysnative.mapping import MappingTable
+from sysnative.models import ClosureItem, Plan, PlannedPackage
+from sysnative.providers.base import Privileges, Provider
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["InstallOptions", "InstallResult", "execute", "refusals"]
+
+Probe = Callable[[str], TargetEnvironment]
+
+#: Problems that only matter when the plan uses system packages.
+_SYSTEM_ONLY = frozenset({checks.SITE_DIR_NOT_SEEN, checks.PYTHON_VERSION})
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    break_system_packages: bool = False
+    #: Seconds to wait for another package manager's dpkg lock.
+    lock_timeout: float = 120.0
+    #: Show the package manager's own output while it runs.
+    show_provider_output: bool = False
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What a run changed, and what it found."""
+
+    #: ``(package, version)`` the system step asked the provider for.
+    system_requested: tuple[tuple[str, str], ...] = ()
+    #: Everything the system step installed or upgraded (the closure).
+    system_installed: tuple[ClosureItem, ...] = ()
+    wheels_installed: tuple[staging.StagedWheel, ...] = ()
+    #: Plan rows that were already in place before the run.
+    already_present: tuple[PlannedPackage, ...] = ()
+    markers: tuple[Path, ...] = ()
+    #: Wheels the index published no sha256 for (hashed on download, vouched for by nobody).
+    unverified: tuple[str, ...] = ()
+    #: Requirement problems this run introduced (failures) and found already (warnings).
+    new_problems: tuple[envcheck.Unmet, ...] = ()
+    old_problems: tuple[envcheck.Unmet, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.system_installed or self.wheels_installed or self.markers)
+
+
+def refusals(
+    plan: Plan,
+    target: TargetEnvironment,
+    provider: Provider,
+    *,
+    break_system_packages: bool,
+    probe: Probe,
+) -> tuple[checks.Problem, ...]:
+    """The reasons not to install ``plan`` into ``target`` (empty: go ahead)."""
+    try:
+        provider_python: TargetEnvironment | None = probe(provider.interpreter())
+    except EnvironmentProbeError as exc:
+        logger.debug("cannot probe %s: %s", provider.interpreter(), exc)
+        provider_python = None
+    problems = checks.check_target(
+        target,
+        provider_python,
+        provider.site_dirs(),
+        break_system_packages=break_system_packages,
+        interpreter=provider.interpreter(),
+    )
+    if not plan.system:
+        problems = tuple(p for p in problems if p.code not in _SYSTEM_ONLY)
+    return problems
+
+
+def execute(
+    plan: Plan,
+    *,
+    target: TargetEnvironment,
+    provider: Provider,
+    mapping: MappingTable,
+    http: HttpClient,
+    cache: Cache | None,
+    options: InstallOptions,
+    progress: staging.Progress | None = None,
+    probe: Probe,
+) -> InstallResult:
+    """Install ``plan`` into ``target`` in the order described in the module docstring."""
+    problems = refusals(
+        plan,
+        target,
+        provider,
+        break_system_packages=options.break_system_packages,
+        probe=probe,
+    )
+    if problems:
+        raise TargetRefused(target.executable, problems)
+
+    system_rows = [r for r in plan.system if not r.already_installed]
+    requested = _requested_packages(plan)
+    wheel_rows = [r for r in plan.pypi if not r.already_installed]
+    present = tuple(r for r in plan.packages if r.already_installed)
+    markers_now = markerdist.markers_needed(plan.system, mapping, target)
+    if not system_rows and not wheel_rows and not markers_now:
+        return InstallResult(already_present=present)
+
+    # -- 3. check before any change ---------------------------------------------------------
+    privileges = Privileges(ok=True)
+    if requested:
+        privileges = provider.check_privileges()
+        if not privileges.ok:
+            command = provider.install_command(requested, Privileges(ok=True))
+            raise PrivilegeError(
+                f"Installing the system packages needs root: {privileges.why} Nothing was changed.",
+                "Run the system step as root, then run this command again to install the "
+                "rest: " + _shell(command),
+                command=_shell(command),
+            )
+        provider.check_install(requested, plan.system_closure)
+    before_problems = envcheck.unmet(target)
+    with tempfile.TemporaryDirectory(prefix="sysnative-") as work:
+        work_dir = Path(work)
+        files = [r.file for r in wheel_rows if r.file is not None]
+        staged = staging.stage(files, work_dir / "wheels", http, cache=cache, progress=progress)
+        unverified = tuple(w.path.name for w in staged if not w.verified)
+
+        # -- 4. the system step ---------------------------------------------------------------
+        if requested:
+            try:
+                provider.install(
+                    requested,
+                    plan.system_closure,
+                    privileges,
+                    lock_timeout=options.lock_timeout,
+                    quiet=not options.show_provider_output,
+                )
+            except SystemStepError as exc:
+                exc.message += "\nNothing was installed from the index."
+                raise
+            except KeyboardInterrupt:
+                raise _interrupted_system_step(provider, plan.system_closure) from None
+
+        # -- 5. the wheel step ----------------------------------------------------------------
+        outcome = wheelstep.WheelStepOutcome(installed=(), skipped=())
+        if staged:
+            try:
+                outcome = wheelstep.install_wheels(
+                    staged,
+                    target,
+                    work_dir=work_dir / "pip",
+                    break_system_packages=options.break_system_packages,
+                    probe=probe,
+                )
+            except WheelStepError as exc:
+                if requested:
+                    exc.message += (
+                        "\nThe system step had completed and stays: "
+                        + ", ".join(f"{name} {version}" for name, version in requested)
+                        + ". Running the same command again installs the rest."
+                    )
+                raise
+
+    # -- 6. marker metadata, then the environment check -----------------------------------------
+    after = probe(target.executable)
+    written: tuple[Path, ...] = ()
+    needed = markerdist.markers_needed(plan.system, mapping, after)
+    if needed:
+        location = markerdist.marker_location(after, provider.site_dirs())
+        written = markerdist.write_markers(needed, location)
+        after = probe(target.executable)
+    after_problems = envcheck.unmet(after)
+    return InstallResult(
+        system_requested=tuple(requested),
+        system_installed=plan.system_closure if requested else (),
+        wheels_installed=outcome.installed,
+        already_present=present,
+        markers=written,
+        unverified=unverified,
+        new_problems=envcheck.new_problems(before_problems, after_problems),
+        old_problems=envcheck.old_problems(before_problems, after_problems),
+    )
+
+
+def _interrupted_system_step(provider: Provider, closure: Sequence[ClosureItem]) -> SystemStepError:
+    """Ctrl-C reached the package manager too: say exactly what it left behind."""
+    try:
+        state = provider.verify(closure)
+    except SysnativeError as exc:
+        state = (f"(the package states could not be read: {exc.message})",)
+    error = SystemStepError(
+        "Interrupted during the system step. Nothing was installed from the index.\n"
+        + (
+            "Packages not installed as planned:\n" + "\n".join("    " + s for s in state)
+            if state
+            else "Every system package had been installed as planned."
+        ),
+        "Run the same command again to finish the job; `dpkg --audit` lists packages dpkg "
+        "left unfinished, and `dpkg --configure -a` (as root) finishes configuring them.",
+        state=state,
+        retry=("dpkg --configure -a",),
+    )
+    error.exit_code = 130
+    return error
+
+
+def _requested_packages(plan: Plan) -> list[tuple[str, str]]:
+    """``(package, version)`` the system step names: what the plan asked the provider for.
+
+    Packages that come only as dependencies of those are left to the provider (apt marks them
+    automatically installed, so they leave again with what needed them); the closure check
+    still pins their versions.
+    """
+    out: dict[str, str] = {}
+    for row in plan.system:
+        if row.requested and not row.already_installed and row.package and row.distro_version:
+            out.setdefault(row.package, row.distro_version)
+    return sorted(out.items())
+
+
+def _shell(argv: Sequence[str]) -> str:
+    return shlex.join(argv)

@@ -1,0 +1,81 @@
+"""Grouping an index listing into candidates, and remembering why releases were left out."""
+
+from __future__ import annotations
+
+from packaging.specifiers import SpecifierSet
+from packaging.tags import parse_tag
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from sysnative.models import FileKind, IndexFile
+from sysnative.resolve.provider import build_candidates, list_releases
+
+NAME = NormalizedName("app")
+TAGS = ["cp311-cp311-manylinux_2_17_x86_64", "py3-none-any"]
+PRIORITY = {tag: i for i, text in enumerate(TAGS) for tag in parse_tag(text)}
+PYTHON = Version("3.11.2")
+
+
+def wheel(
+    version: str, tag: str = "py3-none-any", *, python: str | None = None, yanked: str | None = None
+) -> IndexFile:
+    return IndexFile(
+        NAME,
+        Version(version),
+        f"app-{version}-{tag}.whl",
+        f"mem://app-{version}-{tag}.whl",
+        FileKind.WHEEL,
+        tags=frozenset(parse_tag(tag)),
+        requires_python=SpecifierSet(python) if python is not None else None,
+        yanked=yanked,
+    )
+
+
+def sdist(version: str) -> IndexFile:
+    return IndexFile(NAME, Version(version), f"app-{version}.tar.gz", "mem://sdist", FileKind.SDIST)
+
+
+FILES = (
+    wheel("3.0", python=">=3.12"),
+    sdist("3.0"),
+    wheel("2.0", yanked="broken"),
+    wheel("1.5", "cp312-cp312-manylinux_2_17_x86_64"),
+    sdist("1.5"),
+    sdist("1.2"),
+    wheel("1.1", "cp312-cp312-manylinux_2_17_x86_64"),
+    wheel("1.0"),
+    wheel("1.0", "cp311-cp311-manylinux_2_17_x86_64"),
+    wheel("1.0", yanked=""),
+)
+
+
+def test_candidates_and_excluded_releases() -> None:
+    releases = list_releases(NAME, FILES, PRIORITY, PYTHON)
+
+    assert [str(c.version) for c in releases.candidates] == ["1.0"]
+    # Best tag first; the yanked duplicate is not among the files.
+    assert [f.filename for f in releases.candidates[0].files] == [
+        "app-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "app-1.0-py3-none-any.whl",
+    ]
+    assert [(str(v), why) for v, why in releases.excluded] == [
+        ("3.0", "requires Python >=3.12"),
+        ("2.0", "is yanked (broken)"),
+        ("1.5", "has no wheel for the target, only an sdist, which sysnative never builds"),
+        ("1.2", "has only an sdist, which sysnative never builds"),
+        ("1.1", "has no wheel for the target"),
+    ]
+
+
+def test_build_candidates_is_the_candidates_of_the_listing() -> None:
+    assert build_candidates(NAME, FILES, PRIORITY, PYTHON) == (
+        list_releases(NAME, FILES, PRIORITY, PYTHON).candidates
+    )
+
+
+def test_sdist_only_project_keeps_its_sdists() -> None:
+    """No wheel anywhere: the sdists are the (native) candidates, nothing is left out."""
+    releases = list_releases(NAME, (sdist("2.0"), sdist("1.0")), PRIORITY, PYTHON)
+
+    assert [str(c.version) for c in releases.candidates] == ["2.0", "1.0"]
+    assert releases.excluded == ()

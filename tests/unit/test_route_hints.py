@@ -1,0 +1,176 @@
+"""The hints for native projects nobody can provide name only options that can work.
+
+``route`` knows the situation (a wheel or not, mapped or not, the options in use); each case
+below checks both what the hint offers and what it must not offer.
+"""
+
+from __future__ import annotations
+
+import pytest
+from packaging.tags import parse_tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from sysnative.classify import Classification, Kind
+from sysnative.mapping import MappingEntry
+from sysnative.models import FileKind, IndexFile
+from sysnative.route import (
+    Decision,
+    Fallback,
+    RoutePolicy,
+    Unroutable,
+    decide,
+    fallback,
+    system_conflict_hint,
+)
+
+NAME = NormalizedName("thing")
+
+
+def _wheel() -> IndexFile:
+    return IndexFile(
+        NAME,
+        Version("1.0"),
+        "thing-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "mem://thing",
+        FileKind.WHEEL,
+        tags=frozenset(parse_tag("cp311-cp311-manylinux_2_17_x86_64")),
+    )
+
+
+PLATFORM_WHEEL = Classification(Kind.NATIVE, _wheel(), "native: only platform wheels")
+SDIST_ONLY = Classification(
+    Kind.NATIVE, None, "native: only an sdist, which sysnative never builds"
+)
+
+
+def _policy(fallback: str = "error", system: str = "", pypi: str = "") -> RoutePolicy:
+    return RoutePolicy(
+        native_fallback=Fallback(fallback),
+        force_system=frozenset({canonicalize_name(system)} if system else ()),
+        force_pypi=frozenset({canonicalize_name(pypi)} if pypi else ()),
+    )
+
+
+def _entry(package: str) -> MappingEntry:
+    return MappingEntry(
+        project=NAME,
+        packages=(package,),
+        dist_names=None,
+        version_rule=None,
+        alias_of=None,
+        note=None,
+        origin="test",
+    )
+
+
+def _unroutable(result: Decision | Unroutable) -> Unroutable:
+    assert isinstance(result, Unroutable), result
+    return result
+
+
+@pytest.mark.parametrize(
+    ("classification", "policy", "entry", "present", "absent"),
+    [
+        # unmapped, with a wheel: the index's options first, then the system's
+        (
+            PLATFORM_WHEEL,
+            _policy(),
+            None,
+            ["--native-fallback wheel", "--pypi thing", "mapping entry", "--system thing"],
+            [],
+        ),
+        # unmapped, sdist only: nothing from the index can work
+        (
+            SDIST_ONLY,
+            _policy(fallback="wheel"),
+            None,
+            ["no wheel for this target", "mapping entry", "--system thing"],
+            ["--native-fallback", "--pypi"],
+        ),
+        # --pypi given for an sdist-only mapped project: take it from the system instead
+        (
+            SDIST_ONLY,
+            _policy(pypi="thing"),
+            _entry("python3-thing"),
+            ["drop --pypi", "python3-thing"],
+            ["--pypi thing", "--native-fallback", "mapping entry"],
+        ),
+        # --pypi given for an sdist-only unmapped project
+        (
+            SDIST_ONLY,
+            _policy(fallback="wheel", pypi="thing"),
+            None,
+            ["mapping entry", "--system thing instead of --pypi"],
+            ["--pypi thing", "--native-fallback"],
+        ),
+        # --system given but nothing mapped: do not repeat --system
+        (
+            PLATFORM_WHEEL,
+            _policy(system="thing"),
+            None,
+            ["mapping entry", "drop --system thing", "--pypi thing"],
+            ["force it with --system", "--native-fallback"],
+        ),
+    ],
+)
+def test_decide_hints(
+    classification: Classification,
+    policy: RoutePolicy,
+    entry: MappingEntry | None,
+    present: list[str],
+    absent: list[str],
+) -> None:
+    hint = _unroutable(decide(NAME, classification, entry, policy)).hint
+    for fragment in present:
+        assert fragment in hint, f"{fragment!r} not in {hint!r}"
+    for fragment in absent:
+        assert fragment not in hint, f"{fragment!r} in {hint!r}"
+
+
+def test_fallback_hint_for_package_the_provider_lacks() -> None:
+    result = fallback(
+        NAME, PLATFORM_WHEEL, "apt has no package python3-thing", _policy(), package="python3-thing"
+    )
+
+    hint = _unroutable(result).hint
+    assert "make python3-thing available" in hint
+    assert "--native-fallback wheel" in hint
+    assert "mapping entry" not in hint  # it is mapped already
+
+
+def test_fallback_hint_sdist_only_with_wheel_fallback_given() -> None:
+    result = fallback(
+        NAME,
+        SDIST_ONLY,
+        "apt has no package python3-thing",
+        _policy("wheel"),
+        package="python3-thing",
+    )
+
+    hint = _unroutable(result).hint
+    assert "--native-fallback" not in hint
+    assert "--pypi" not in hint
+    assert "make python3-thing available" in hint
+
+
+@pytest.mark.parametrize(
+    ("wheel_available", "policy", "present", "absent"),
+    [
+        (True, _policy(), ["--pypi thing", "--native-fallback wheel"], []),
+        (None, _policy(), ["--pypi thing", "--native-fallback wheel"], []),
+        (False, _policy(), ["no wheel of thing"], ["--pypi", "--native-fallback"]),
+        (True, _policy(fallback="wheel"), ["--pypi thing"], ["--native-fallback"]),
+        (True, _policy(pypi="thing"), ["--native-fallback wheel"], ["--pypi"]),
+        (True, _policy(fallback="wheel", pypi="thing"), ["Relax"], ["--pypi", "--native-fallback"]),
+    ],
+)
+def test_system_conflict_hint(
+    wheel_available: bool | None, policy: RoutePolicy, present: list[str], absent: list[str]
+) -> None:
+    hint = system_conflict_hint(NAME, wheel_available, policy)
+    assert hint.startswith("Relax the requirement to accept the system's version")
+    for fragment in present:
+        assert fragment in hint, f"{fragment!r} not in {hint!r}"
+    for fragment in absent:
+        assert fragment not in hint, f"{fragment!r} in {hint!r}"
