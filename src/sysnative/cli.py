@@ -120,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
         help="allow installing into an externally managed (PEP 668) Python, as in pip",
     )
     install.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for another package manager's lock (default: 120)",
+    )
+    install.add_argument(
         "--refresh",
         action="store_true",
         help="ignore cached index pages (metadata stays cached: it is immutable)",
@@ -260,6 +267,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             cache=cache,
             options=execute.InstallOptions(
                 break_system_packages=args.break_system_packages,
+                lock_timeout=args.lock_timeout,
                 show_provider_output=verbose > 0,
             ),
             progress=TerminalProgress.for_stream(sys.stderr, quiet=verbose < 0),

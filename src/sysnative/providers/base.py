@@ -67,7 +67,6 @@ class SystemQuery(Protocol):
         ...
 
 
-
 class Provider(SystemQuery, Protocol):
     """A system package manager: the query side plus the execution side.
 
