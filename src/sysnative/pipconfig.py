@@ -206,7 +206,7 @@ def load_index_config(
     elif index_setting is not None:
         index_url, index_source = index_setting.value.strip(), index_setting.source
     else:
-        index_url = pip_default_index_url(python, cache_dir=cache_dir, environ=environ)
+        index_url = _default_index_url(python, cache_dir, environ)
         index_source = "pip default"
     sources.append(("index-url", index_source))
 
@@ -304,6 +304,20 @@ def parse_index_url_help(help_text: str) -> str | None:
     paragraph = rest[: next_option.start()] if next_option else rest
     found = _DEFAULT_RE.search(" ".join(paragraph.split()))
     return found.group(1) if found else None
+
+
+def _default_index_url(
+    python: str, cache_dir: str | os.PathLike[str] | None, environ: Mapping[str, str]
+) -> str:
+    """The target's pip's default; for a target without pip, the default of the pip that
+    runs sysnative (the one the wheel step then installs with, through ``pip --python``)."""
+    try:
+        return pip_default_index_url(python, cache_dir=cache_dir, environ=environ)
+    except SysnativeError:
+        if _same_interpreter(python):
+            raise
+        logger.debug("%s has no usable pip; asking the pip of %s", python, sys.executable)
+        return pip_default_index_url(sys.executable, cache_dir=cache_dir, environ=environ)
 
 
 def pip_default_index_url(
