@@ -83,6 +83,8 @@ class _State:
     #: Installed distro packages the plan upgrades: the resolution needed the provider's
     #: newer version. Once asked for, the simulation's closure says what the system does.
     upgrades: set[str] = field(default_factory=set)
+    #: Who required each wanted project when it was routed (project names).
+    wanted_by: dict[NormalizedName, set[NormalizedName]] = field(default_factory=dict)
 
 
 def build_plan(
@@ -124,6 +126,12 @@ def build_plan(
             _simulate(state, provider)
             fixed = _fixed_projects(state, target, provider, mapping, installed_system)
             continue
+        if _drop_stale(resolution, state):
+            # Asked of the system in an earlier pass, needed by nothing now: the transaction
+            # must not install it (and what it brought along), so simulate and resolve again.
+            _simulate(state, provider)
+            fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+            continue
         changed = _route_new(resolution, state, provider, mapping, policy, fixed)
         if not changed:
             return _make_plan(resolution, state, provider, mapping, target, policy)
@@ -132,6 +140,34 @@ def build_plan(
         f"The system and index sides did not settle after {MAX_PASSES} passes.",
         "Run again with -v and report the output; forcing routes with --system/--pypi may help.",
     )
+
+
+def _drop_stale(resolution: Resolution, state: _State) -> bool:
+    """Forget system packages wanted for projects the latest resolution no longer has.
+
+    An early pass can route a native project to the system for a dependent that a later
+    pass replaces (an index ``cryptography`` needing ``cffi``, then the system's installed
+    ``cryptography``, whose metadata does not). But a project whose dependent is now a
+    system package still to be installed stays: that package's requirements are unknown
+    until it is installed (``scipy`` -> ``numpy``), and its closure brings it anyway.
+    Returns whether anything was dropped.
+    """
+
+    def still_needed(project: NormalizedName) -> bool:
+        for parent in state.wanted_by.get(project, ()):
+            cand = resolution.candidates.get(parent)
+            if cand is not None and cand.system is not None and not cand.system.installed:
+                return True
+        return False
+
+    stale = sorted(
+        p for p in state.wanted if p not in resolution.candidates and not still_needed(p)
+    )
+    for project in stale:
+        logger.debug("%s is no longer needed from the system", project)
+        del state.wanted[project]
+        state.reasons.pop(project, None)
+    return bool(stale)
 
 
 def _with_policy_hint(exc: ResolutionConflict, policy: RoutePolicy) -> ResolutionConflict:
@@ -250,6 +286,10 @@ def _route_new(
             state.wheel_fallback[name] = why
             continue
         state.wanted[name] = package
+        state.wanted_by[name] = {
+            canonicalize_name(r.parent.split(" ", 1)[0].partition("[")[0])
+            for r in resolution.requirements.get(name, ())
+        }
     _simulate(state, provider)
     return True
 
