@@ -11,7 +11,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from packaging.utils import canonicalize_name
 
@@ -276,7 +276,9 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
     finally:
         speculator.stop()
         index.close()
-    return _report_result(result, provider.name, verbose)
+    # With ``--report -`` stdout carries the JSON alone: the summary goes to stderr.
+    out = sys.stderr if args.report == "-" else sys.stdout
+    return _report_result(result, provider.name, verbose, out=out)
 
 
 def _warn_unseen(plan: Plan, target: TargetEnvironment, provider: SystemQuery) -> None:
@@ -289,13 +291,20 @@ def _warn_unseen(plan: Plan, target: TargetEnvironment, provider: SystemQuery) -
         )
 
 
-def _report_result(result: execute.InstallResult, provider: str, verbose: int) -> int:
-    """The human summary of a real install: what came from where; exit 1 on new problems."""
+def _report_result(
+    result: execute.InstallResult, provider: str, verbose: int, *, out: TextIO | None = None
+) -> int:
+    """The human summary of a real install: what came from where; exit 1 on new problems.
+
+    The summary goes to ``out`` (default: stdout), warnings and errors to stderr.
+    """
+    out = sys.stdout if out is None else out
     if not result.changed and not result.new_problems:
         if verbose >= 0:
             print(
                 f"Nothing to do: all {len(result.already_present)} packages of the plan are "
-                "already installed."
+                "already installed.",
+                file=out,
             )
         return 0
     lines = []
@@ -319,7 +328,7 @@ def _report_result(result: execute.InstallResult, provider: str, verbose: int) -
     if result.already_present:
         lines.append(f"Already installed: {len(result.already_present)} packages.")
     if verbose >= 0:
-        print("\n".join(lines))
+        print("\n".join(lines), file=out)
     for name in result.unverified:
         print(
             f"warning: the index published no sha256 for {name}; it was hashed on download, "
