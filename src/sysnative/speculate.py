@@ -135,9 +135,12 @@ class Speculator:
 
     def _work(self) -> None:
         try:
-            self._provider.prepare()
+            cold = self._provider.prepare()
         except Exception as exc:  # the real calls report provider problems
             logger.debug("speculating: prepare failed: %s", exc)
+            return
+        if not cold:
+            logger.debug("speculating: not needed, the provider's answers are cached")
             return
         simulated: tuple[str, ...] = ()
         while True:
@@ -251,8 +254,9 @@ class SpeculativeProvider:
     def interpreter(self) -> str:
         return self._inner.interpreter()
 
-    def prepare(self) -> None:
+    def prepare(self) -> bool:
         """Already done by the speculator's thread."""
+        return False
 
 
 class WatchedIndex:

@@ -235,3 +235,19 @@ def test_protocol_basics(repo: LocalAptRepo) -> None:
     p: Provider = provider(repo)  # mypy checks the structural match
     assert (p.name, p.ecosystem) == ("apt", "debian")
     assert p.site_dirs() == ("/usr/lib/python3/dist-packages",)
+
+
+def test_prepare_is_cold_until_a_simulation_for_this_state_is_cached(
+    repo: LocalAptRepo, tmp_path: Path, calls: list[tuple[str, ...]]
+) -> None:
+    provider = apt_module.AptProvider(env=repo.env, cache_dir=tmp_path / "cache")
+    assert provider.prepare() is True  # nothing cached: guessing ahead is worth it
+    provider.simulate(["pkg-a"])
+    calls.clear()
+
+    again = apt_module.AptProvider(env=repo.env, cache_dir=tmp_path / "cache")
+    assert again.prepare() is False  # the answers for this system state are cached
+    assert not [argv for argv in calls if argv[0] in ("apt-cache", "apt-get")]
+
+    repo.mark_installed("pkg-c", "3.0~rc1-1")  # the system state changes
+    assert apt_module.AptProvider(env=repo.env, cache_dir=tmp_path / "cache").prepare() is True

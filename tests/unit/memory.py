@@ -196,8 +196,8 @@ class MemoryApt:
     def interpreter(self) -> str:
         return "/usr/bin/python3"
 
-    def prepare(self) -> None:
-        pass
+    def prepare(self) -> bool:
+        return True  # always cold: the speculation tests need the guessing to happen
 
     # -- execution side (minimal: root, the simulation as the truth, installs in memory) --
 

@@ -668,6 +668,9 @@ class AptProvider:
             stdout = result.stdout
             if cached is not None:
                 atomic_write(cached, stdout.encode("utf-8"))
+        marker = self._state_marker() if cached is not None else None
+        if marker is not None and not marker.exists():
+            atomic_write(marker, b"")
         removals = parse_removals(stdout)
         if removals:
             raise ProviderError(
@@ -687,14 +690,27 @@ class AptProvider:
         """Debian's ``python3``: the one its ``python3-*`` packages are built for."""
         return INTERPRETER
 
-    def prepare(self) -> None:
+    def prepare(self) -> bool:
         """Build apt's binary package cache if it is missing or stale (0.5 s on Debian 12).
 
         ``apt-cache policy`` without names reads every package list and writes the cache, and
-        prints only the sources' priorities.
+        prints only the sources' priorities. Returns False, doing nothing, when sysnative has
+        already simulated against exactly this system state (its answers are cached, so
+        guessing ahead would only burn CPU), True otherwise.
         """
-        if not _missing_tools(self._env):
-            self._run(["apt-cache", *self._apt_options(), "policy"])
+        if _missing_tools(self._env):
+            return False
+        options = self._apt_options()
+        marker = self._state_marker()
+        if marker is not None and marker.exists():
+            return False
+        self._run(["apt-cache", *options, "policy"])
+        return True
+
+    def _state_marker(self) -> Path | None:
+        """A file that exists once a simulation against the current system state is cached."""
+        key = self._simulation_key(["state"])
+        return self._private_dir() / f"state-{key}" if key else None
 
     # -- execution side ------------------------------------------------------------------------
 

@@ -58,11 +58,13 @@ class SystemQuery(Protocol):
         """The Python interpreter this provider's packages are built for."""
         ...
 
-    def prepare(self) -> None:
+    def prepare(self) -> bool:
         """Do slow one-time setup now (apt: its binary package cache), so later calls are fast.
 
         Called from a background thread while the index side works; never required for
-        correctness, and errors are left for the real calls to report.
+        correctness, and errors are left for the real calls to report. Returns whether the
+        provider was cold: False when its answers for the current system state are already
+        cached, so that guessing ahead (``speculate``) would be wasted work.
         """
         ...
 
