@@ -326,7 +326,8 @@ def _report_result(
             + ", ".join(path.name for path in result.markers)
         )
     if result.already_present:
-        lines.append(f"Already installed: {len(result.already_present)} packages.")
+        count = len(result.already_present)
+        lines.append(f"Already installed: {count} package{'s' if count != 1 else ''}.")
     if verbose >= 0:
         print("\n".join(lines), file=out)
     for name in result.unverified:
