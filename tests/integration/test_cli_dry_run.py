@@ -35,6 +35,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from aptrepo import LocalAptRepo, missing_tools
+from clirun import Result, assert_clean_error, platform_tag
 from fakeindex import FakeIndex, build_wheel
 from sysnative.cli import main
 from sysnative.environment import probe
@@ -76,13 +77,9 @@ def target_python(tmp_path_factory: pytest.TempPathFactory) -> str:
 def native_tag(target_python: str) -> str:
     """A platform-specific tag the target supports, manylinux if it has one
     (``cp311-cp311-manylinux_2_17_x86_64`` on Debian 12), as the index would serve."""
-    target = probe(target_python)
-    specific = [t for t in target.tags if t.abi != "none" and t.platform != "any"]
-    for tag in specific:
-        if tag.platform.startswith("manylinux_2_17_"):
-            return str(tag)
-    for tag in specific:
-        return str(tag)
+    tag = platform_tag(target_python)
+    if tag is not None:
+        return tag
     pytest.skip("the target interpreter supports no platform-specific wheel tag")
 
 
@@ -104,31 +101,6 @@ def standard_apt(tmp_path_factory: pytest.TempPathFactory) -> LocalAptRepo:
     repo.add("python3-requests", REQUESTS_DEB, depends=["python3-idna"])
     repo.publish()
     return repo
-
-
-@dataclass
-class Result:
-    """What one ``main([...])`` call did."""
-
-    code: int
-    out: str
-    err: str
-    #: The ``--report`` JSON (``None`` when no report was written).
-    report: dict[str, Any] | None = None
-
-    @property
-    def packages(self) -> dict[str, dict[str, Any]]:
-        """The report's packages by name."""
-        assert self.report is not None, f"no report; stderr:\n{self.err}"
-        return {p["name"]: p for p in self.report["packages"]}
-
-    def row(self, name: str) -> list[str]:
-        """The table row of ``name``, split on runs of two or more spaces."""
-        for line in self.out.splitlines():
-            cells = [c for c in line.split("  ") if c.strip()]
-            if cells and cells[0].strip() == name:
-                return [c.strip() for c in cells]
-        raise AssertionError(f"no table row for {name!r} in:\n{self.out}")
 
 
 @dataclass
@@ -249,19 +221,6 @@ def find_python39() -> str | None:
         if proc.returncode == 0 and proc.stdout.strip() == "3.9":
             return path
     return None
-
-
-def assert_clean_error(result: Result, *needles: str, code: int = 1) -> str:
-    """A one-paragraph ``error:`` (plus optional ``hint:``), the exit code, no traceback."""
-    assert result.code == code, f"exit {result.code}; stdout:\n{result.out}\nstderr:\n{result.err}"
-    assert "Traceback" not in result.err
-    assert "Traceback" not in result.out
-    err = result.err
-    assert "error: " in err, err
-    message = err[err.index("error: ") :]
-    for needle in needles:
-        assert needle in message, f"{needle!r} not in:\n{message}"
-    return message
 
 
 def wheel_sha256(path: Path) -> str:

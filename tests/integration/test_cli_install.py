@@ -38,9 +38,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from aptrepo import LocalAptRepo, missing_tools, real_dpkg_snapshot
+from clirun import Result, assert_clean_error, platform_tag
 from fakeindex import FakeIndex
 from sysnative.cli import main
-from sysnative.environment import probe
 from sysnative.providers.apt import INTERPRETER, SITE_DIRS
 
 pytestmark = [
@@ -145,23 +145,10 @@ def make_venv(path: Path, *, system_site_packages: bool) -> str:
 @pytest.fixture(scope="session")
 def native_tag() -> str:
     """A platform-specific tag the system's python3 (and so every target venv) supports."""
-    target = probe(INTERPRETER)
-    specific = [t for t in target.tags if t.abi != "none" and t.platform != "any"]
-    for tag in specific:
-        if tag.platform.startswith("manylinux_2_17_"):
-            return str(tag)
-    for tag in specific:
-        return str(tag)
+    tag = platform_tag(INTERPRETER)
+    if tag is not None:
+        return tag
     pytest.skip("the system's python3 supports no platform-specific wheel tag")
-
-
-@dataclass
-class Result:
-    """What one ``main([...])`` call did."""
-
-    code: int
-    out: str
-    err: str
 
 
 @dataclass
@@ -304,20 +291,6 @@ def venv_dists(python: str, *names: str) -> dict[str, tuple[str, Path]]:
         [python, "-c", _DISTS, *names], check=True, capture_output=True, text=True
     ).stdout
     return {name: (v, Path(where)) for name, (v, where) in json.loads(out).items()}
-
-
-def assert_clean_error(result: Result, *needles: str, code: int = 1) -> str:
-    """An ``error:`` (plus optional ``hint:``), the exit code, no traceback; the text from
-    ``error:`` on."""
-    assert result.code == code, f"exit {result.code}; stdout:\n{result.out}\nstderr:\n{result.err}"
-    assert "Traceback" not in result.err
-    assert "Traceback" not in result.out
-    err = result.err
-    assert "error: " in err, err
-    message = err[err.index("error: ") :]
-    for needle in needles:
-        assert needle in message, f"{needle!r} not in:\n{message}"
-    return message
 
 
 def hint_command(message: str, lead: str) -> str:

@@ -494,7 +494,7 @@ def test_http_proxy_from_environment(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("http_proxy", fake_index.root_url)
     _add_demo(fake_index)
-    unreachable = f"http://127.0.0.2:{_closed_port()}/simple"
+    unreachable = f"http://127.0.0.1:{_closed_port()}/simple"
 
     with _client(unreachable, sysnative_cache) as client:
         (file,) = client.get_files(_name("demo"))
