@@ -244,7 +244,6 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             mapping=table,
             policy=policy,
         )
-        speculator.stop()
         if args.report:
             report.write_report(plan, args.report)
         show = verbose >= 0 and args.report != "-"

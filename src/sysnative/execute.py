@@ -97,11 +97,12 @@ def refusals(
     probe: Probe,
 ) -> tuple[checks.Problem, ...]:
     """The reasons not to install ``plan`` into ``target`` (empty: go ahead)."""
-    try:
-        provider_python: TargetEnvironment | None = probe(provider.interpreter())
-    except EnvironmentProbeError as exc:
-        logger.debug("cannot probe %s: %s", provider.interpreter(), exc)
-        provider_python = None
+    provider_python: TargetEnvironment | None = None
+    if plan.system:  # the version check only matters for the system's packages
+        try:
+            provider_python = probe(provider.interpreter())
+        except EnvironmentProbeError as exc:
+            logger.debug("cannot probe %s: %s", provider.interpreter(), exc)
     problems = checks.check_target(
         target,
         provider_python,
@@ -150,12 +151,12 @@ def execute(
     if requested:
         privileges = provider.check_privileges()
         if not privileges.ok:
-            command = provider.install_command(requested, Privileges(ok=True))
+            command = shlex.join(provider.install_command(requested, Privileges(ok=True)))
             raise PrivilegeError(
                 f"Installing the system packages needs root: {privileges.why} Nothing was changed.",
                 "Run the system step as root, then run this command again to install the "
-                "rest: " + _shell(command),
-                command=_shell(command),
+                "rest: " + command,
+                command=command,
             )
         provider.check_install(requested, plan.system_closure)
     before_problems = envcheck.unmet(target)
@@ -256,7 +257,3 @@ def _requested_packages(plan: Plan) -> list[tuple[str, str]]:
         if row.requested and not row.already_installed and row.package and row.distro_version:
             out.setdefault(row.package, row.distro_version)
     return sorted(out.items())
-
-
-def _shell(argv: Sequence[str]) -> str:
-    return shlex.join(argv)

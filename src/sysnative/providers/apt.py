@@ -575,12 +575,12 @@ class AptProvider:
         where.mkdir(parents=True, exist_ok=True)
         return where
 
-    def _simulation_key(self, argv: Sequence[str]) -> str | None:
-        """A key that changes whenever apt's answer could: the command, dpkg's status file,
-        the package lists and apt's configuration files (their names, sizes and mtimes)."""
+    def _state_digest(self) -> str | None:
+        """A digest that changes whenever apt's answers could: dpkg's status file, the
+        package lists and apt's configuration files (their names, sizes and mtimes)."""
         if self._cache_dir is None or not self._state_paths:
             return None
-        digest = hashlib.sha256("\0".join(argv).encode())
+        digest = hashlib.sha256()
         for root in self._state_paths:
             try:
                 if os.path.isfile(root):
@@ -594,6 +594,10 @@ class AptProvider:
             except OSError:
                 return None
         return digest.hexdigest()
+
+    def _state_marker(self, state: str) -> Path:
+        """A file that exists once a simulation against system state ``state`` is cached."""
+        return self._private_dir() / f"state-{state}"
 
     def _run(self, argv: Sequence[str]) -> Completed:
         try:
@@ -657,8 +661,11 @@ class AptProvider:
         # The simulation is the slowest part of planning (0.5-1 s: apt solves the whole
         # dependency problem). Its answer only depends on the inputs in the key, so an
         # unchanged system answers from the cache.
-        key = self._simulation_key(argv)
-        cached = self._private_dir() / f"simulate-{key}.txt" if key else None
+        state = self._state_digest()
+        cached = None
+        if state is not None:
+            key = hashlib.sha256("\0".join([state, *argv]).encode()).hexdigest()
+            cached = self._private_dir() / f"simulate-{key}.txt"
         if cached is not None and cached.is_file():
             stdout = cached.read_text(encoding="utf-8")
         else:
@@ -668,9 +675,8 @@ class AptProvider:
             stdout = result.stdout
             if cached is not None:
                 atomic_write(cached, stdout.encode("utf-8"))
-        marker = self._state_marker() if cached is not None else None
-        if marker is not None and not marker.exists():
-            atomic_write(marker, b"")
+        if state is not None and not self._state_marker(state).exists():
+            atomic_write(self._state_marker(state), b"")
         removals = parse_removals(stdout)
         if removals:
             raise ProviderError(
@@ -701,16 +707,11 @@ class AptProvider:
         if _missing_tools(self._env):
             return False
         options = self._apt_options()
-        marker = self._state_marker()
-        if marker is not None and marker.exists():
+        state = self._state_digest()
+        if state is not None and self._state_marker(state).exists():
             return False
         self._run(["apt-cache", *options, "policy"])
         return True
-
-    def _state_marker(self) -> Path | None:
-        """A file that exists once a simulation against the current system state is cached."""
-        key = self._simulation_key(["state"])
-        return self._private_dir() / f"state-{key}" if key else None
 
     # -- execution side ------------------------------------------------------------------------
 
