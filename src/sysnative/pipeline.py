@@ -440,6 +440,7 @@ def _make_plan(
     seen: set[NormalizedName] = set()
     closure_projects = {mapping.reverse(i.name): i for i in state.closure}
     closure_packages = {i.name: i for i in state.closure}
+    _query_installed_versions(resolution, state, provider)
     for name, cand in resolution.candidates.items():
         seen.add(name)
         required_by = tuple(sorted({r.parent for r in resolution.requirements.get(name, ())}))
@@ -527,6 +528,24 @@ def _upgrade_note(item: ClosureItem | None) -> str:
     return f"; upgrade from {item.replaces}" if item is not None and item.replaces else ""
 
 
+def _query_installed_versions(resolution: Resolution, state: _State, provider: SystemQuery) -> None:
+    """Ask the provider, in one call, for the distro version of installed system packages
+    the plan shows but never queried (found through the target's installed metadata)."""
+    missing = sorted(
+        {
+            c.system.package
+            for c in resolution.candidates.values()
+            if c.system is not None
+            and c.system.installed
+            and not c.system.distro_version
+            and c.system.package
+            and c.system.package not in state.packages
+        }
+    )
+    if missing:
+        state.packages.update(provider.query(missing))
+
+
 def _system_row(
     provision: SystemProvision,
     state: _State,
@@ -553,11 +572,16 @@ def _system_row(
         required_by,
         provider=provision.provider,
         package=provision.package or None,
-        distro_version=provision.distro_version or None,
+        distro_version=provision.distro_version or _installed_version(state, provision) or None,
         already_installed=provision.installed,
         requested=not provision.installed
         and (provision.project in state.wanted or provision.package in state.upgrades),
     )
+
+
+def _installed_version(state: _State, provision: SystemProvision) -> str | None:
+    info = state.packages.get(provision.package) if provision.installed else None
+    return info.installed if info is not None else None
 
 
 def _installed_same(target: TargetEnvironment, name: NormalizedName, cand: Candidate) -> bool:

@@ -5,7 +5,7 @@ target Python and the request; the real resolver, classifier, router and planner
 in-memory implementations of the index and provider seams.
 
 What a case can check: ``expected`` (name -> "route version"), ``expected_absent``,
-``expected_native_wheel``, ``expected_no_apt_query``, ``expected_reasons`` (name -> a
+``expected_native_wheel``, ``expected_no_simulation``, ``expected_reasons`` (name -> a
 fragment of the row's reason), ``expected_transaction`` (the system closure as
 "package version" or "package version (replaces old)"), ``expected_notes`` (fragments each
 found in some note, or ``[]`` for no notes); for failures ``expected_error`` (fragments of the
@@ -92,9 +92,14 @@ def test_case(path: Path) -> None:
             assert row.file.is_pure or row.native_wheel, f"{row.name} took a platform wheel"
         else:
             assert row.provider == "apt"
-    if case.get("expected_no_apt_query"):
-        assert apt.queries == []
+    if case.get("expected_no_simulation"):
+        # Everything is installed already: no install simulation, and at most one query,
+        # for the distro versions of the installed packages the plan shows.
         assert apt.simulations == []
+        installed = {r.package for r in plan.system if r.already_installed}
+        assert len(apt.queries) <= 1
+        assert all(set(q) <= installed for q in apt.queries)
+        assert all(r.distro_version for r in plan.system)
     reasons = {p.name: p.reason for p in plan.packages}
     for name, fragment in case.get("expected_reasons", {}).items():
         assert fragment in reasons[name], f"{name}: {fragment!r} not in {reasons[name]!r}"
