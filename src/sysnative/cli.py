@@ -10,14 +10,11 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TextIO
 
-from packaging.utils import canonicalize_name
-
 from sysnative import __version__
-from sysnative.errors import SysnativeError, UsageError
-from sysnative.route import Fallback, RoutePolicy
+from sysnative.errors import SysnativeError
+from sysnative.route import Fallback
 
 if TYPE_CHECKING:
     from sysnative import execute
@@ -190,60 +187,23 @@ def _print_error(exc: SysnativeError, verbose: int) -> None:
 
 
 def _install(args: argparse.Namespace, verbose: int) -> int:
-    from sysnative import environment, execute, mapping, pipconfig, report, requirements
-    from sysnative.cache import Cache
-    from sysnative.index import SimpleIndexClient
-    from sysnative.pipeline import build_plan
-    from sysnative.providers import select_provider
-    from sysnative.speculate import SpeculativeProvider, Speculator, WatchedIndex
+    from sysnative import environment, execute, report, requirements
+    from sysnative.planning import PlanRequest, planning_session, route_policy
     from sysnative.staging import TerminalProgress
 
-    reqs = requirements.collect(args.requirements, args.requirement_files, args.constraint_files)
-    if not reqs.requirements:
-        raise UsageError(
-            "Nothing to install: give requirements as arguments or with -r FILE.",
-            "For example: sysnative install --system-native --dry-run numpy requests",
-        )
-    cache = Cache()
-    provider = select_provider(args.provider, cache_dir=cache.root)
-    # The system side's slow setup starts now, in the background (see speculate.py).
-    speculator = Speculator(provider)
-    interpreter = environment.choose_interpreter(args.python)
-    # The target probe and pip's configuration are both subprocesses: run them side by side.
-    with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
-        probing = pool.submit(environment.probe, interpreter)
-        config = pipconfig.load_index_config(
-            cli_index_url=args.index_url or reqs.index_url,
-            cli_extra_index_urls=[*reqs.extra_index_urls, *args.extra_index_url],
-            python=interpreter,
-        )
-        index = SimpleIndexClient(config, cache, refresh=args.refresh)
-        index.prefetch_files(canonicalize_name(r.requirement.name) for r in reqs.requirements)
-        try:
-            target = probing.result()
-        except BaseException:
-            speculator.stop()
-            index.close()
-            raise
-    table = mapping.load_builtin(provider.ecosystem)
-    policy = RoutePolicy(
-        native_fallback=Fallback(args.native_fallback),
-        force_system=frozenset(canonicalize_name(n) for n in args.system),
-        force_pypi=frozenset(canonicalize_name(n) for n in args.pypi),
+    request = PlanRequest(
+        requirements=requirements.collect(
+            args.requirements, args.requirement_files, args.constraint_files
+        ),
+        policy=route_policy(args.native_fallback, args.system, args.pypi),
+        python=args.python,
+        provider=args.provider,
+        index_url=args.index_url,
+        extra_index_urls=tuple(args.extra_index_url),
+        refresh=args.refresh,
     )
-    speculator.begin(target=target, mapping=table, policy=policy)
-    try:
-        if policy.force_system & policy.force_pypi:
-            both = ", ".join(sorted(policy.force_system & policy.force_pypi))
-            raise UsageError(f"{both} cannot be forced to both --system and --pypi.")
-        plan = build_plan(
-            reqs,
-            target=target,
-            index=WatchedIndex(index, speculator),
-            provider=SpeculativeProvider(provider, speculator),
-            mapping=table,
-            policy=policy,
-        )
+    with planning_session(request) as session:
+        plan, target, provider = session.plan, session.target, session.provider
         if args.report:
             report.write_report(plan, args.report)
         show = verbose >= 0 and args.report != "-"
@@ -261,9 +221,9 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             plan,
             target=target,
             provider=provider,
-            mapping=table,
-            http=index.http,
-            cache=cache,
+            mapping=session.mapping,
+            http=session.index.http,
+            cache=session.cache,
             options=execute.InstallOptions(
                 break_system_packages=args.break_system_packages,
                 lock_timeout=args.lock_timeout,
@@ -272,9 +232,6 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             progress=TerminalProgress.for_stream(sys.stderr, quiet=verbose < 0),
             probe=environment.probe,
         )
-    finally:
-        speculator.stop()
-        index.close()
     # With ``--report -`` stdout carries the JSON alone: the summary goes to stderr.
     out = sys.stderr if args.report == "-" else sys.stdout
     return _report_result(result, provider.name, verbose, out=out)

@@ -40,6 +40,16 @@ sysnative-specific data lives, as PEP 804 allows, in each entry's ``extra_metada
     (or none for an alias); present only where several projects share one package.
 ``note``
     why the entry is what it is (curated entries always say).
+``route``
+    ``"pypi"``: never take this project from the system, whatever a lower layer maps it to
+    (``specs`` may then be empty). Meant for override layers.
+
+A file may also carry a top-level ``extra_metadata.default_specs``: templates such as
+``"python3dist({name})"`` that map every project without an entry (Fedora, where dnf resolves
+``python3dist()`` provides itself, so the file holds only the exceptions).
+
+Package names are checked against the ecosystem's own grammar (:data:`PACKAGE_GRAMMARS`), and
+tables are stacked in layers (:func:`load_layers`), each entry remembering its layer.
 
 Unlike PEP 804, where a ``specs`` list means "all of these", sysnative reads a list as
 alternatives in order of preference: ``packages[0]`` is the package to install, the rest are
@@ -65,18 +75,35 @@ from packaging.utils import NormalizedName, canonicalize_name
 from sysnative.errors import MappingError
 
 __all__ = [
+    "LAYERS",
+    "PACKAGE_GRAMMARS",
     "MappingEntry",
     "MappingTable",
     "load_builtin",
     "load_file",
+    "load_layers",
     "loads",
     "merge",
 ]
 
-#: Debian policy §5.6.7: lower case letters, digits, ``+``, ``-``, ``.``; at least two
-#: characters; must start with an alphanumeric. Anything else (whitespace, shell or glob
-#: metacharacters, a leading ``-`` that apt would read as an option) is refused.
-_PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+#: Package-name grammar per ecosystem (the part before any ``+`` qualifier). Every one refuses
+#: whitespace, shell and glob metacharacters and a leading ``-`` that the package manager
+#: would read as an option. Debian: policy §5.6.7. Fedora: an RPM name, or the virtual provide
+#: ``python3dist(<name>)`` that dnf resolves itself. conda: lower case, ``_ . -``. Homebrew
+#: and Arch allow ``@`` (``python@3.12``) and ``+``.
+PACKAGE_GRAMMARS: Mapping[str, re.Pattern[str]] = MappingProxyType(
+    {
+        "debian": re.compile(r"[a-z0-9][a-z0-9+.-]+"),
+        "ubuntu": re.compile(r"[a-z0-9][a-z0-9+.-]+"),
+        "fedora": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*|python3dist\([a-z0-9][a-z0-9._-]*\)"),
+        "conda-forge": re.compile(r"[a-z0-9_][a-z0-9_.-]*"),
+        "homebrew": re.compile(r"[a-z0-9][a-z0-9@+._-]*"),
+        "arch": re.compile(r"[a-z0-9@_+][a-z0-9@._+-]*"),
+    }
+)
+#: For an ecosystem sysnative does not know: the intersection of the above, roughly.
+_GENERIC_PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+._-]+")
+_PACKAGE_RE = PACKAGE_GRAMMARS["debian"]
 #: A canonical (``packaging.utils.canonicalize_name``) and valid (PEP 508) project name.
 _CANONICAL_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _ID_PREFIX = "dep:pypi/"
@@ -109,6 +136,10 @@ class MappingEntry:
     primary_for: tuple[str, ...] = ()
     #: The (wrong) version the package's metadata registers, when the mapping knows one.
     registers_version: str | None = None
+    #: A layer said: never take this project from the system (``route: "pypi"``).
+    pypi_only: bool = False
+    #: The layer the entry came from (:data:`LAYERS`), ``rule`` for ``default_specs``.
+    layer: str = "built-in"
 
     @property
     def preferred(self) -> str | None:
@@ -124,7 +155,15 @@ class MappingTable:
     and shared freely.
     """
 
-    __slots__ = ("_by_package", "_entries", "_origins", "_provenance", "_reverse", "ecosystem")
+    __slots__ = (
+        "_by_package",
+        "_entries",
+        "_origins",
+        "_provenance",
+        "_reverse",
+        "_rule",
+        "ecosystem",
+    )
 
     def __init__(
         self,
@@ -132,6 +171,7 @@ class MappingTable:
         entries: Iterable[MappingEntry],
         provenance: Mapping[str, object] | None = None,
         origins: tuple[str, ...] = (),
+        rule: Rule | None = None,
     ) -> None:
         """Index ``entries``; a later entry for the same project replaces an earlier one.
 
@@ -146,7 +186,7 @@ class MappingTable:
         for entry in by_project.values():
             for package in entry.primary_for:
                 reverse[package] = entry.project
-        self._setup(ecosystem, by_project, reverse, provenance, origins)
+        self._setup(ecosystem, by_project, reverse, provenance, origins, rule)
 
     def _setup(
         self,
@@ -155,8 +195,10 @@ class MappingTable:
         reverse: dict[str, NormalizedName],
         provenance: Mapping[str, object] | None,
         origins: tuple[str, ...],
+        rule: Rule | None,
     ) -> None:
         self.ecosystem = ecosystem
+        self._rule = rule
         self._entries = by_project
         self._reverse = reverse
         self._provenance: Mapping[str, object] = MappingProxyType(dict(provenance or {}))
@@ -171,10 +213,11 @@ class MappingTable:
         reverse: dict[str, NormalizedName],
         provenance: Mapping[str, object] | None,
         origins: tuple[str, ...],
+        rule: Rule | None,
     ) -> MappingTable:
         """Adopt indexes the parser already built (saves a pass on every invocation)."""
         table = cls.__new__(cls)
-        table._setup(ecosystem, by_project, reverse, provenance, origins)
+        table._setup(ecosystem, by_project, reverse, provenance, origins, rule)
         return table
 
     @property
@@ -187,9 +230,21 @@ class MappingTable:
         """The files (or ``built-in:<ecosystem>``) this table was read from, base first."""
         return self._origins
 
+    @property
+    def rule(self) -> Rule | None:
+        """The naming rule for projects without an entry (``default_specs``), if any."""
+        return self._rule
+
     def lookup(self, project: str) -> MappingEntry | None:
-        """The entry for ``project`` (any spelling: it is canonicalised), or ``None``."""
-        return self._entries.get(canonicalize_name(project))
+        """The entry for ``project`` (any spelling: it is canonicalised), or ``None``.
+
+        A project without an entry gets one from the table's rule, when it has one.
+        """
+        name = canonicalize_name(project)
+        entry = self._entries.get(name)
+        if entry is None and self._rule is not None:
+            return self._rule.entry(name)
+        return entry
 
     def reverse(self, package: str) -> NormalizedName | None:
         """The primary PyPI project of a system package, or ``None`` if no entry claims it.
@@ -246,7 +301,37 @@ class MappingTable:
                 merged.pop(entry.project, None)
                 merged[entry.project] = entry
         origins = tuple(origin for table in tables for origin in table.origins)
-        return cls(base.ecosystem, merged.values(), base.provenance, origins)
+        rules = [table.rule for table in tables if table.rule is not None]
+        return cls(
+            base.ecosystem,
+            merged.values(),
+            base.provenance,
+            origins,
+            rules[-1] if rules else None,
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``default_specs``: how a project without an entry is named in the ecosystem."""
+
+    templates: tuple[str, ...]
+    origin: str
+    layer: str
+
+    def entry(self, project: NormalizedName) -> MappingEntry:
+        packages = tuple(template.replace("{name}", project) for template in self.templates)
+        return MappingEntry(
+            project=project,
+            packages=packages,
+            dist_names=None,
+            version_rule=None,
+            alias_of=None,
+            note=f"from the naming rule {', '.join(self.templates)}",
+            origin=self.origin,
+            primary_for=(),
+            layer="rule",
+        )
 
 
 def merge(base: MappingTable, override: MappingTable) -> MappingTable:
@@ -283,8 +368,14 @@ def load_builtin(ecosystem: str) -> MappingTable:
     return loads(text, origin=f"{_BUILTIN_PREFIX}{ecosystem}", ecosystem=ecosystem)
 
 
-def load_file(path: str | os.PathLike[str]) -> MappingTable:
-    """Read and validate one mapping file; every problem names the file and the entry."""
+def load_file(
+    path: str | os.PathLike[str], *, ecosystem: str | None = None, layer: str = "--mapping"
+) -> MappingTable:
+    """Read and validate one mapping file; every problem names the file and the entry.
+
+    With ``ecosystem``, a file whose ``name`` says another ecosystem is refused: its package
+    names mean nothing to this provider.
+    """
     where = os.fspath(path)
     try:
         data = Path(where).read_bytes()
@@ -293,13 +384,16 @@ def load_file(path: str | os.PathLike[str]) -> MappingTable:
             f"{where}: cannot read the mapping file: {exc.strerror or exc}.",
             "Check the path given for the mapping file.",
         ) from exc
-    return loads(data, origin=where)
+    return loads(data, origin=where, ecosystem=ecosystem, layer=layer, strict_name=True)
 
 
 def loads(
     text: str | bytes,
     origin: str = "<string>",
     ecosystem: str | None = None,
+    *,
+    layer: str = "built-in",
+    strict_name: bool = False,
 ) -> MappingTable:
     """Parse and validate a mapping document.
 
@@ -319,7 +413,7 @@ def loads(
             f"{origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
             "Fix the JSON syntax (a trailing comma or a missing quote is the usual cause).",
         ) from None
-    return _Parser(origin).table(document, ecosystem)
+    return _Parser(origin, layer).table(document, ecosystem, strict_name=strict_name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,20 +423,35 @@ def loads(
 class _Parser:
     """One validation pass over a decoded document; errors name ``origin`` and the entry."""
 
-    def __init__(self, origin: str) -> None:
+    def __init__(self, origin: str, layer: str = "built-in") -> None:
         self.origin = origin
+        self.layer = layer
+        self.package_re = _PACKAGE_RE
 
     def fail(self, where: str | None, problem: str, hint: str | None = None) -> NoReturn:
         place = f"{self.origin}: {where}: " if where else f"{self.origin}: "
         raise MappingError(place + problem, hint)
 
-    def table(self, document: object, ecosystem: str | None) -> MappingTable:
+    def table(
+        self, document: object, ecosystem: str | None, *, strict_name: bool = False
+    ) -> MappingTable:
         if not isinstance(document, dict):
             self.fail(None, "the document must be a JSON object with a 'mappings' list.")
         doc = cast("dict[str, Any]", document)
         name = doc.get("name")
         if name is not None and not isinstance(name, str):
             self.fail(None, "'name' must be a string.")
+        if strict_name and ecosystem is not None and name is not None and name != ecosystem:
+            self.fail(
+                None,
+                f"the file maps projects for the ecosystem {name!r}, but the provider "
+                f"uses {ecosystem!r}.",
+                f"Use a file whose 'name' is {ecosystem!r}, or leave 'name' out.",
+            )
+        if ecosystem is None:
+            ecosystem = name or _ecosystem_from_origin(self.origin)
+        self.package_re = package_grammar(ecosystem)
+        rule = self.rule(doc.get("extra_metadata"))
         mappings = doc.get("mappings")
         if mappings is None:
             self.fail(
@@ -362,8 +471,9 @@ class _Parser:
         # The hot loop: almost every entry is {"id": ..., "specs": [...]}, which is validated
         # inline with two precompiled regexes; anything else takes the general path.
         id_match = _ID_RE.fullmatch
-        package_ok = _PACKAGE_RE.fullmatch
+        package_ok = self.package_re.fullmatch
         origin = self.origin
+        layer = self.layer
         by_project: dict[NormalizedName, MappingEntry] = {}
         reverse: dict[str, NormalizedName] = {}
         deferred: list[tuple[str, dict[str, Any], NormalizedName]] = []
@@ -394,7 +504,17 @@ class _Parser:
                 else:
                     packages = tuple(specs)
                     by_project[project] = MappingEntry(
-                        project, packages, None, None, None, None, origin, packages
+                        project,
+                        packages,
+                        None,
+                        None,
+                        None,
+                        None,
+                        origin,
+                        packages,
+                        None,
+                        False,
+                        layer,
                     )
                     continue
                 for package in specs:  # undo this entry's claims; the general path decides
@@ -415,9 +535,34 @@ class _Parser:
             order = sorted(by_project, key=lambda project: seen[_ID_PREFIX + project])
             by_project = {project: by_project[project] for project in order}
 
-        if ecosystem is None:
-            ecosystem = name or _ecosystem_from_origin(self.origin)
-        return MappingTable._prebuilt(ecosystem, by_project, reverse, provenance, (self.origin,))
+        return MappingTable._prebuilt(
+            ecosystem, by_project, reverse, provenance, (self.origin,), rule
+        )
+
+    def rule(self, extra: object) -> Rule | None:
+        """The top-level ``extra_metadata.default_specs`` naming rule, validated."""
+        if extra is None:
+            return None
+        if not isinstance(extra, dict):
+            self.fail(None, "the top-level 'extra_metadata' must be an object.")
+        templates = extra.get("default_specs")
+        if templates is None:
+            return None
+        where = "extra_metadata.default_specs"
+        for template in self.strings(None, where, templates):
+            # Checked with a name of every allowed shape, so no project can make it unsafe.
+            if "{name}" not in template or not all(
+                self.package_re.fullmatch(template.replace("{name}", probe))
+                for probe in ("a", "a-b", "a0")
+            ):
+                self.fail(
+                    None,
+                    f"{where}: {template!r} is not a package-name template.",
+                    "Write a template such as 'python3dist({name})': '{name}' is replaced "
+                    "by the canonical project name, and the result must be a valid package "
+                    "name.",
+                )
+        return Rule(tuple(templates), self.origin, self.layer)
 
     def claim(
         self,
@@ -502,6 +647,13 @@ class _Parser:
             where, "registers_version", extra.get("registers_version")
         )
         note = self.optional_str(where, "note", extra.get("note"))
+        route = self.optional_str(where, "route", extra.get("route"))
+        if route not in (None, "pypi"):
+            self.fail(
+                where,
+                f"extra_metadata.route {route!r} is not understood.",
+                'The only route a mapping entry can set is "pypi" (never the system).',
+            )
         alias = self.optional_str(where, "alias_of", extra.get("alias_of"))
         alias_of: NormalizedName | None = None
         if alias is not None:
@@ -531,6 +683,8 @@ class _Parser:
             origin=self.origin,
             primary_for=primary_for,
             registers_version=registers_version,
+            pypi_only=route == "pypi",
+            layer=self.layer,
         )
 
     def specs(self, where: str, specs: object) -> tuple[str, ...]:
@@ -558,16 +712,16 @@ class _Parser:
             value = [value]
         names = self.strings(where, field, value)
         for name in names:
-            if not _PACKAGE_RE.fullmatch(name):
+            if not self.package_re.fullmatch(name):
                 self.fail(
                     where,
                     f"unsafe or invalid package name {name!r} in '{field}'.",
-                    "Package names must match ^[a-z0-9][a-z0-9+.-]+$ (Debian policy); "
+                    f"Package names here must match ^{self.package_re.pattern}$; "
                     "whitespace, shell or glob characters and a leading '-' are refused.",
                 )
         return names
 
-    def strings(self, where: str, field: str, value: object) -> tuple[str, ...]:
+    def strings(self, where: str | None, field: str, value: object) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail(where, f"'{field}' must be a list of strings.")
         return tuple(cast("list[str]", value))
@@ -578,6 +732,11 @@ class _Parser:
         self.fail(where, f"extra_metadata.{field} must be a string.")
 
 
+def package_grammar(ecosystem: str) -> re.Pattern[str]:
+    """The package-name grammar of ``ecosystem`` (``debian+12`` is Debian's)."""
+    return PACKAGE_GRAMMARS.get(ecosystem.partition("+")[0], _GENERIC_PACKAGE_RE)
+
+
 def _ecosystem_from_origin(origin: str) -> str:
     """``…/debian.mapping.json`` -> ``debian``; anything else -> ``unknown``."""
     base = os.path.basename(origin)
@@ -586,3 +745,137 @@ def _ecosystem_from_origin(origin: str) -> str:
         if _ECOSYSTEM_RE.fullmatch(candidate):
             return candidate
     return "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# Layers
+
+#: The layers, lowest first; a later layer's entry replaces an earlier one with the same id.
+LAYERS: tuple[str, ...] = (
+    "built-in",
+    "system data",  # $XDG_DATA_DIRS/external-packaging-metadata-mappings/ (PEP 804)
+    "site config",
+    "user config",
+    "pyproject.toml",
+    "--mapping",
+)
+_PEP804_DIR = "external-packaging-metadata-mappings"
+
+
+def layer_files(
+    ecosystem: str,
+    *,
+    site_files: Iterable[str] = (),
+    user_files: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> list[tuple[str, Path]]:
+    """The mapping files of the system-data, site and user layers that exist, lowest first.
+
+    ``$XDG_DATA_DIRS`` lists directories most important first (default ``/usr/local/share``
+    then ``/usr/share``), so the last one is the lowest layer. The site and user config dirs
+    are platformdirs' (``/etc/xdg/sysnative``, ``~/.config/sysnative`` on Linux); each may hold
+    ``{ecosystem}.mapping.json``, and ``site_files``/``user_files`` (named in the matching
+    ``config.toml``) come after it.
+    """
+    import platformdirs
+
+    environ = os.environ if env is None else env
+    name = f"{ecosystem}.mapping.json"
+    found: list[tuple[str, Path]] = []
+    data_dirs = environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share"
+    for directory in reversed([d for d in data_dirs.split(os.pathsep) if d]):
+        found.append(("system data", Path(directory) / _PEP804_DIR / name))
+    site_dir = Path(platformdirs.site_config_dir("sysnative"))
+    found.append(("site config", site_dir / name))
+    found.extend(("site config", Path(f)) for f in site_files)
+    found.append(("user config", Path(platformdirs.user_config_dir("sysnative")) / name))
+    found.extend(("user config", Path(f)) for f in user_files)
+    named = {Path(f) for f in (*site_files, *user_files)}
+    # A file named in config.toml must exist; a conventional location may be absent.
+    return [(layer, path) for layer, path in found if path in named or path.is_file()]
+
+
+def load_layers(
+    ecosystem: str,
+    *,
+    files: Iterable[str] = (),
+    site_files: Iterable[str] = (),
+    user_files: Iterable[str] = (),
+    project_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> MappingTable:
+    """The built-in table with every override layer of :data:`LAYERS` stacked on it.
+
+    ``files`` are ``--mapping FILE`` arguments (the top layer); ``project_dir`` is where a
+    ``pyproject.toml`` with ``[tool.sysnative.mapping.<ecosystem>]`` may be.
+    """
+    tables = [load_builtin(ecosystem)]
+    for layer, path in layer_files(
+        ecosystem, site_files=site_files, user_files=user_files, env=env
+    ):
+        tables.append(load_file(path, ecosystem=ecosystem, layer=layer))
+    if project_dir is not None:
+        project = load_pyproject(project_dir / "pyproject.toml", ecosystem)
+        if project is not None:
+            tables.append(project)
+    tables.extend(load_file(f, ecosystem=ecosystem, layer="--mapping") for f in files)
+    return tables[0] if len(tables) == 1 else MappingTable.layered(*tables)
+
+
+def load_pyproject(path: Path, ecosystem: str) -> MappingTable | None:
+    """``[tool.sysnative.mapping.<ecosystem>]`` of a ``pyproject.toml``, or ``None``.
+
+    Each key is a project; its value is a package name, a list of them (preferred first),
+    ``false`` for "never from the system", or a table with ``specs`` and the
+    ``extra_metadata`` keys spelled with dashes or underscores (``dist-names``, ``note``)::
+
+        [tool.sysnative.mapping.debian]
+        pillow = "python3-pil"
+        tensorflow = false
+        h5py = { specs = ["python3-h5py"], dist-names = ["h5py._debian_h5py_serial"] }
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot read it: {exc.strerror or exc}.") from exc
+    from sysnative.tomlcompat import TOMLDecodeError, loads_toml
+
+    try:
+        document = loads_toml(raw.decode("utf-8"))
+    except (UnicodeDecodeError, TOMLDecodeError) as exc:
+        raise MappingError(f"{path}: not valid TOML: {exc}.") from None
+    tool = document.get("tool", {}).get("sysnative", {})
+    section = tool.get("mapping", {}) if isinstance(tool, dict) else {}
+    if not isinstance(section, dict):
+        raise MappingError(f"{path}: [tool.sysnative.mapping] must be a table of ecosystems.")
+    table = section.get(ecosystem)
+    if table is None:
+        return None
+    origin = f"{path} [tool.sysnative.mapping.{ecosystem}]"
+    if not isinstance(table, dict):
+        raise MappingError(f"{origin}: must be a table of project = package entries.")
+    entries = []
+    for project, value in table.items():
+        canonical = canonicalize_name(project)
+        where = f"{origin}: {project}"
+        entry: dict[str, Any] = {"id": _ID_PREFIX + canonical}
+        if value is False:
+            entry["specs"] = []
+            entry["extra_metadata"] = {"route": "pypi"}
+        elif isinstance(value, (str, list)):
+            entry["specs"] = value
+        elif isinstance(value, dict):
+            extra = {k.replace("-", "_"): v for k, v in value.items() if k != "specs"}
+            entry["specs"] = value.get("specs", [])
+            if extra:
+                entry["extra_metadata"] = extra
+        else:
+            raise MappingError(
+                f"{where}: the value must be a package name, a list of them, false, or a table.",
+                'For example: pillow = "python3-pil", or tensorflow = false (never the system).',
+            )
+        entries.append(entry)
+    document_text = json.dumps({"name": ecosystem, "mappings": entries})
+    return loads(document_text, origin=origin, ecosystem=ecosystem, layer="pyproject.toml")

@@ -91,6 +91,9 @@ class ClosureItem:
     architecture: str | None = None
     #: The version installed before, for upgrades.
     replaces: str | None = None
+    #: PyPI projects the package declares it provides (rpm ``python3dist()`` provides), for
+    #: providers whose mapping is a naming rule that cannot be read backwards.
+    projects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -264,7 +264,7 @@ def _route_new(
             state.wheel_fallback[name] = "no system package is mapped for it"
     to_ask = (set(new.values()) | to_query) - set(state.packages)
     if to_ask:
-        state.packages.update(provider.query(sorted(to_ask)))
+        _remember(state, provider.query(sorted(to_ask)))
     if not new:
         if upgraded:
             _simulate(state, provider)
@@ -285,13 +285,31 @@ def _route_new(
                 continue
             state.wheel_fallback[name] = why
             continue
-        state.wanted[name] = package
+        # A virtual spec (``python3dist(numpy)``) is installed by its real package name.
+        state.wanted[name] = info.name
         state.wanted_by[name] = {
             canonicalize_name(r.parent.split(" ", 1)[0].partition("[")[0])
             for r in resolution.requirements.get(name, ())
         }
     _simulate(state, provider)
     return True
+
+
+def _remember(state: _State, answers: Mapping[str, SystemPackage]) -> None:
+    """Keep the provider's answers under the name asked and, for a virtual spec such as
+    ``python3dist(numpy)``, under the real package name too (the closure uses that)."""
+    for asked, info in answers.items():
+        state.packages[asked] = info
+        state.packages.setdefault(info.name, info)
+
+
+def _project_of(item: ClosureItem, mapping: MappingTable) -> NormalizedName | None:
+    """The PyPI project a closure package provides: the mapping's reverse direction, else
+    what the package itself declares (rpm ``python3dist()`` provides)."""
+    project = mapping.reverse(item.name)
+    if project is None and item.projects:
+        project = canonicalize_name(item.projects[0])
+    return project
 
 
 def _simulate(state: _State, provider: SystemQuery) -> None:
@@ -315,14 +333,14 @@ def _fixed_projects(
             continue
         info = state.packages.get(provision.package)
         if info is not None and info.installed is not None:
-            provision = replace(provision, distro_version=info.installed)
+            provision = replace(provision, distro_version=info.installed, package=info.name)
         fixed[name] = FixedProject(
             provision,
             replaceable=name not in state.pinned_to_system,
             upgrade=_upgrade(name, info, state, provider),
         )
     for item in state.closure:
-        project = mapping.reverse(item.name)
+        project = _project_of(item, mapping)
         version = provider.to_pep440(item.version)
         if project is None or version is None or project in state.wheel_fallback:
             continue
@@ -438,7 +456,7 @@ def _make_plan(
 ) -> Plan:
     rows: list[PlannedPackage] = []
     seen: set[NormalizedName] = set()
-    closure_projects = {mapping.reverse(i.name): i for i in state.closure}
+    closure_projects = {_project_of(i, mapping): i for i in state.closure}
     closure_packages = {i.name: i for i in state.closure}
     _query_installed_versions(resolution, state, provider)
     for name, cand in resolution.candidates.items():
@@ -543,7 +561,7 @@ def _query_installed_versions(resolution: Resolution, state: _State, provider: S
         }
     )
     if missing:
-        state.packages.update(provider.query(missing))
+        _remember(state, provider.query(missing))
 
 
 def _system_row(

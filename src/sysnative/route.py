@@ -78,6 +78,19 @@ def decide(
                 _hint(project, classification, policy),
             )
         return Decision(project, Route.SYSTEM, f"--system {project}", package=entry.packages[0])
+    if entry is not None and entry.pypi_only:
+        # A mapping layer (the user's, the project's, the distro's) says: never the system.
+        said = (
+            f"the mapping layer {entry.layer} ({entry.origin}) says {project} always comes "
+            "from the index"
+        )
+        if classification.wheel is None:
+            return Unroutable(
+                project,
+                f"{said}, but {classification.reason}",
+                _hint(project, classification, policy),
+            )
+        return Decision(project, Route.PYPI, said, native_wheel=classification.kind is Kind.NATIVE)
     if classification.kind is Kind.PURE:
         return Decision(project, Route.PYPI, classification.reason)
     if entry is not None and entry.packages:

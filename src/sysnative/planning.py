@@ -1,0 +1,147 @@
+"""One planning session: everything ``install``, ``lock`` and ``--dry-run`` share.
+
+Choosing the provider, probing the target, reading pip's index configuration, loading the
+mapping layers and building the plan are the same whether the plan is then shown, executed
+or written to a lock file. :func:`planning_session` does them once, in the order that lets
+the slow parts overlap (see :mod:`sysnative.speculate`), and keeps the index client and the
+provider's background work alive for whoever carries the plan out; leaving the ``with``
+block stops both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from sysnative.cache import Cache
+from sysnative.environment import TargetEnvironment
+from sysnative.errors import UsageError
+from sysnative.index import SimpleIndexClient
+from sysnative.mapping import MappingTable
+from sysnative.models import Plan
+from sysnative.providers.base import Provider
+from sysnative.requirements import RequirementSet
+from sysnative.route import RoutePolicy
+
+__all__ = ["PlanRequest", "PlanningSession", "planning_session"]
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What the user asked to plan, after configuration layers were applied."""
+
+    requirements: RequirementSet
+    policy: RoutePolicy
+    #: ``--python``: the target interpreter or venv; ``None`` picks the active one.
+    python: str | None = None
+    #: ``--provider``; ``None`` detects it.
+    provider: str | None = None
+    #: Extra arguments for the provider's tool (``dnf --installroot=...``).
+    provider_options: tuple[str, ...] = ()
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    refresh: bool = False
+    #: Mapping files stacked over the built-in and system layers, lowest first.
+    mapping_files: tuple[str, ...] = ()
+    #: Where to look for ``pyproject.toml`` ``[tool.sysnative.mapping]``; ``None``: nowhere.
+    project_dir: Path | None = None
+
+
+@dataclass
+class PlanningSession:
+    """A computed plan and the live objects that carrying it out needs."""
+
+    plan: Plan
+    target: TargetEnvironment
+    provider: Provider
+    mapping: MappingTable
+    index: SimpleIndexClient
+    cache: Cache
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
+    """Plan ``request``; the index client and background work stop when the block ends."""
+    from sysnative import environment, mapping, pipconfig
+    from sysnative.pipeline import build_plan
+    from sysnative.providers import select_provider
+    from sysnative.speculate import SpeculativeProvider, Speculator, WatchedIndex
+
+    reqs = request.requirements
+    if not reqs.requirements:
+        raise UsageError(
+            "Nothing to install: give requirements as arguments or with -r FILE.",
+            "For example: sysnative install --system-native --dry-run numpy requests",
+        )
+    policy = request.policy
+    if policy.force_system & policy.force_pypi:
+        both = ", ".join(sorted(policy.force_system & policy.force_pypi))
+        raise UsageError(f"{both} cannot be forced to both --system and --pypi.")
+    cache = Cache()
+    provider = select_provider(
+        request.provider, cache_dir=cache.root, options=request.provider_options
+    )
+    # Mapping layers are read before anything starts, so a broken file stops the run at once.
+    table = mapping.load_layers(
+        provider.ecosystem,
+        files=request.mapping_files,
+        project_dir=request.project_dir,
+    )
+    # The system side's slow setup starts now, in the background (see speculate.py).
+    speculator = Speculator(provider)
+    interpreter = environment.choose_interpreter(request.python)
+    # The target probe and pip's configuration are both subprocesses: run them side by side.
+    with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
+        probing = pool.submit(environment.probe, interpreter)
+        try:
+            config = pipconfig.load_index_config(
+                cli_index_url=request.index_url or reqs.index_url,
+                cli_extra_index_urls=[*reqs.extra_index_urls, *request.extra_index_urls],
+                python=interpreter,
+            )
+            index = SimpleIndexClient(config, cache, refresh=request.refresh)
+        except BaseException:
+            speculator.stop()
+            raise
+        index.prefetch_files(canonicalize_name(r.requirement.name) for r in reqs.requirements)
+        try:
+            target = probing.result()
+        except BaseException:
+            speculator.stop()
+            index.close()
+            raise
+    speculator.begin(target=target, mapping=table, policy=policy)
+    try:
+        plan = build_plan(
+            reqs,
+            target=target,
+            index=WatchedIndex(index, speculator),
+            provider=SpeculativeProvider(provider, speculator),
+            mapping=table,
+            policy=policy,
+        )
+        yield PlanningSession(plan, target, provider, table, index, cache)
+    finally:
+        speculator.stop()
+        index.close()
+
+
+def route_policy(
+    native_fallback: str,
+    system: Sequence[str],
+    pypi: Sequence[str],
+) -> RoutePolicy:
+    """The routing policy from the ``--native-fallback``/``--system``/``--pypi`` values."""
+    from sysnative.route import Fallback
+
+    return RoutePolicy(
+        native_fallback=Fallback(native_fallback),
+        force_system=frozenset(canonicalize_name(n) for n in system),
+        force_pypi=frozenset(canonicalize_name(n) for n in pypi),
+    )
