@@ -10,11 +10,17 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sysnative import __version__
+from sysnative import __version__, lockcmd
+from sysnative.cliargs import (
+    add_planning_arguments,
+    add_provider_argument,
+    effective_config,
+    plan_request,
+)
 from sysnative.errors import SysnativeError
-from sysnative.route import Fallback
 
 if TYPE_CHECKING:
     from sysnative import execute
@@ -23,8 +29,6 @@ if TYPE_CHECKING:
     from sysnative.providers.base import SystemQuery
 
 logger = logging.getLogger("sysnative")
-
-PROVIDERS = ("apt",)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,75 +45,22 @@ def _parser() -> argparse.ArgumentParser:
         "the system)",
         description="Without --system-native, the arguments go to `pip install` unchanged.",
     )
-    install.add_argument("requirements", nargs="*", metavar="REQ", help="PEP 508 requirements")
-    install.add_argument(
-        "-r",
-        "--requirement",
-        action="append",
-        default=[],
-        metavar="FILE",
-        dest="requirement_files",
-        help="install from a requirements file",
-    )
-    install.add_argument(
-        "-c",
-        "--constraint",
-        action="append",
-        default=[],
-        metavar="FILE",
-        dest="constraint_files",
-        help="constrain versions with this file",
-    )
+    add_planning_arguments(install)
     install.add_argument(
         "--system-native",
         action="store_true",
         help="pure wheels from the index, native projects from the system",
     )
     install.add_argument(
+        "--no-system-native",
+        action="store_true",
+        help="hand everything to pip, even when the configuration turns the mode on",
+    )
+    install.add_argument(
         "--dry-run", action="store_true", help="compute and show the plan, change nothing"
     )
     install.add_argument(
         "--report", metavar="FILE", help="write the plan as versioned JSON ('-' for stdout)"
-    )
-    install.add_argument(
-        "--python",
-        metavar="PATH",
-        help="target interpreter or venv (default: the active venv, else this interpreter)",
-    )
-    install.add_argument(
-        "--provider",
-        choices=PROVIDERS,
-        default=None,
-        help="system package manager (default: detected)",
-    )
-    install.add_argument("-i", "--index-url", metavar="URL", help="base URL of the package index")
-    install.add_argument(
-        "--extra-index-url",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="extra index URLs, as in pip",
-    )
-    install.add_argument(
-        "--native-fallback",
-        choices=[f.value for f in Fallback],
-        default=Fallback.ERROR.value,
-        help="when the system cannot provide a native project: stop with an "
-        "explanation (error, default) or take the index's platform wheel",
-    )
-    install.add_argument(
-        "--system",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="always take NAME from the system",
-    )
-    install.add_argument(
-        "--pypi",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="always take NAME from the index",
     )
     install.add_argument(
         "--break-system-packages",
@@ -119,26 +70,34 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument(
         "--lock-timeout",
         type=float,
-        default=120.0,
+        default=None,
         metavar="SECONDS",
         help="how long to wait for another package manager's lock (default: 120)",
     )
     install.add_argument(
-        "--refresh",
-        action="store_true",
-        help="ignore cached index pages (metadata stays cached: it is immutable)",
+        "--lock",
+        metavar="FILE",
+        help="install exactly what a pylock.toml written by `sysnative lock` records "
+        "(no resolution; implies --system-native)",
     )
-    install.add_argument("-v", "--verbose", action="count", default=0, help="more output")
-    install.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     _add_venv_parser(sub)
     _add_doctor_parser(sub)
+    lockcmd.add_parsers(sub)
+    _add_map_parser(sub)
+    _add_config_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["install"] and "--system-native" not in args_list:
-        return _hand_to_pip(args_list[1:])
+    if args_list[:1] == ["install"]:
+        try:
+            native = _system_native(args_list[1:])
+        except SysnativeError as exc:
+            _print_error(exc, 0)
+            return exc.exit_code
+        if not native:
+            return _hand_to_pip([a for a in args_list[1:] if a != "--no-system-native"])
     parser = _parser()
     args = parser.parse_args(args_list)
     if args.command is None:
@@ -151,6 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _venv(args)
         if args.command == "doctor":
             return _doctor(args)
+        if args.command in ("lock", "export"):
+            return lockcmd.run(args, verbose)
+        if args.command == "map":
+            return _map(args)
+        if args.command == "config":
+            return _config(args)
+        if args.lock:
+            return lockcmd.install_from_lock(args, verbose)
         return _install(args, verbose)
     except SysnativeError as exc:
         _print_error(exc, verbose)
@@ -158,6 +125,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted; nothing was changed.", file=sys.stderr)
         return 130
+
+
+def _system_native(args: Sequence[str]) -> bool:
+    """Whether ``install`` ARGS use the system-native mode.
+
+    ``--system-native`` and ``--lock`` say yes, ``--no-system-native`` says no, and otherwise
+    the configuration decides (a distribution may turn the mode on by default).
+    """
+    if "--no-system-native" in args:
+        return False
+    if any(a == "--system-native" or a == "--lock" or a.startswith("--lock=") for a in args):
+        return True
+    from sysnative import config
+
+    return config.load().system_native
 
 
 def _hand_to_pip(args: list[str]) -> int:
@@ -187,21 +169,12 @@ def _print_error(exc: SysnativeError, verbose: int) -> None:
 
 
 def _install(args: argparse.Namespace, verbose: int) -> int:
-    from sysnative import environment, execute, report, requirements
-    from sysnative.planning import PlanRequest, planning_session, route_policy
+    from sysnative import environment, execute, report
+    from sysnative.planning import planning_session
     from sysnative.staging import TerminalProgress
 
-    request = PlanRequest(
-        requirements=requirements.collect(
-            args.requirements, args.requirement_files, args.constraint_files
-        ),
-        policy=route_policy(args.native_fallback, args.system, args.pypi),
-        python=args.python,
-        provider=args.provider,
-        index_url=args.index_url,
-        extra_index_urls=tuple(args.extra_index_url),
-        refresh=args.refresh,
-    )
+    config = effective_config(args)
+    request = plan_request(args, config)
     with planning_session(request) as session:
         plan, target, provider = session.plan, session.target, session.provider
         if args.report:
@@ -226,7 +199,8 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             cache=session.cache,
             options=execute.InstallOptions(
                 break_system_packages=args.break_system_packages,
-                lock_timeout=args.lock_timeout,
+                lock_timeout=config.lock_timeout,
+                allow_sudo=config.allow_sudo,
                 show_provider_output=verbose > 0,
             ),
             progress=TerminalProgress.for_stream(sys.stderr, quiet=verbose < 0),
@@ -318,7 +292,7 @@ def _add_venv_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--system-site-packages and pip.",
     )
     venv.add_argument("path", metavar="PATH", help="where to make the venv")
-    venv.add_argument("--provider", choices=PROVIDERS, default=None, help="system package manager")
+    add_provider_argument(venv)
     venv.add_argument(
         "--clear",
         action="store_true",
@@ -338,9 +312,7 @@ def _add_doctor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="PATH",
         help="target interpreter or venv (default: the active venv, else this interpreter)",
     )
-    doctor.add_argument(
-        "--provider", choices=PROVIDERS, default=None, help="system package manager"
-    )
+    add_provider_argument(doctor)
     doctor.add_argument(
         "--break-system-packages",
         action="store_true",
@@ -357,7 +329,8 @@ def _venv(args: argparse.Namespace) -> int:
     from sysnative.providers import select_provider
     from sysnative.venvtool import activation_lines, create_venv
 
-    provider = select_provider(args.provider)
+    config = effective_config(args)
+    provider = select_provider(config.provider, options=config.all_provider_options)
     interpreter = provider.interpreter()
     created = create_venv(args.path, interpreter, clear=args.clear)
     made = environment.probe(str(created.python))
@@ -387,11 +360,150 @@ def _doctor(args: argparse.Namespace) -> int:
 
     from sysnative import doctor
 
+    config = effective_config(args)
     diagnosis = doctor.diagnose(
-        args.python, args.provider, break_system_packages=args.break_system_packages
+        args.python, config.provider, break_system_packages=args.break_system_packages
     )
     if args.json:
         print(json.dumps(doctor.to_json(diagnosis), indent=2))
     else:
         print(doctor.render_text(diagnosis))
     return 0 if diagnosis.usable else 1
+
+
+# -- sysnative map / sysnative config ----------------------------------------------------------
+
+
+def _add_map_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mapping = sub.add_parser(
+        "map",
+        help="show which system package provides each project, and from which mapping layer",
+        description="Show the layered mapping for each NAME (built-in data, "
+        "$XDG_DATA_DIRS/external-packaging-metadata-mappings, site and user config, "
+        "pyproject.toml [tool.sysnative.mapping.<ecosystem>], --mapping) and, when the "
+        "ecosystem's package manager is on this machine, whether the package exists.",
+    )
+    mapping.add_argument("names", nargs="*", metavar="NAME", help="PyPI project names")
+    mapping.add_argument(
+        "--ecosystem",
+        metavar="E",
+        help="debian, ubuntu, fedora, conda-forge, homebrew, arch "
+        "(default: the configured or detected provider's)",
+    )
+    mapping.add_argument("--json", action="store_true", help="print JSON")
+    mapping.add_argument(
+        "--mapping",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a mapping file stacked over every other layer (repeatable)",
+    )
+    mapping.add_argument(
+        "--check",
+        metavar="FILE",
+        help="validate a mapping file and exit (errors name the file and the entry)",
+    )
+    mapping.add_argument("--no-query", action="store_true", help="do not ask the package manager")
+
+
+def _add_config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    config = sub.add_parser(
+        "config",
+        help="show the effective configuration and where each value comes from",
+        description="Layers, lowest first: the site config.toml, the user config.toml, "
+        "SYSNATIVE_* environment variables, command-line flags.",
+    )
+    actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser("show", help="print every effective value and its source")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _map(args: argparse.Namespace) -> int:
+    import json
+
+    from sysnative import mapping, mapview
+    from sysnative.errors import ProviderError, UsageError
+    from sysnative.providers import select_provider
+
+    if args.check:
+        table = mapping.load_file(args.check, ecosystem=args.ecosystem, layer="--check")
+        rule = f"; naming rule {', '.join(table.rule.templates)}" if table.rule else ""
+        print(f"{args.check}: valid, {len(table)} entries for {table.ecosystem}{rule}.")
+        return 0
+    if not args.names:
+        raise UsageError(
+            "Give project names to look up, or --check FILE.",
+            "For example: sysnative map numpy Pillow",
+        )
+    config = effective_config(args)
+    provider = None
+    ecosystem = args.ecosystem
+    if ecosystem is None or ecosystem in mapview.ECOSYSTEM_PROVIDERS:
+        name = mapview.ECOSYSTEM_PROVIDERS[ecosystem] if ecosystem else config.provider
+        try:
+            provider = select_provider(name, options=config.all_provider_options)
+        except ProviderError as exc:
+            if ecosystem is None:
+                raise UsageError(
+                    f"Cannot tell which ecosystem to show: {exc.message}",
+                    "Name one with --ecosystem (debian, ubuntu, fedora, conda-forge, "
+                    "homebrew, arch).",
+                ) from None
+    if ecosystem is None:
+        assert provider is not None
+        ecosystem = provider.ecosystem
+    if args.no_query or (provider is not None and provider.ecosystem != ecosystem):
+        provider = None  # apt on Debian cannot answer for Ubuntu's names honestly
+    table = mapping.load_layers(
+        ecosystem,
+        files=config.mapping_files,
+        site_files=config.site_mapping_files,
+        user_files=config.user_mapping_files,
+        project_dir=Path.cwd(),
+    )
+    rows = mapview.describe(args.names, table, provider)
+    if args.json:
+        print(json.dumps(mapview.to_json(rows), indent=2))
+    else:
+        print(mapview.render_text(rows))
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    import json
+
+    from sysnative import config as configuration
+    from sysnative.providers import MachineFacts, detect
+
+    settings = configuration.load()
+    rows = configuration.describe(settings)
+    detected = None
+    if settings.provider is None:
+        detected = detect(MachineFacts.current())
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "files": [
+                        {"layer": layer, "path": str(path), "exists": path.is_file()}
+                        for layer, path in configuration.config_files()
+                    ],
+                    "settings": rows,
+                    "detected_provider": detected,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for layer, path in configuration.config_files():
+        state = "read" if path in settings.files else "absent"
+        print(f"{layer} config: {path} ({state})")
+    print()
+    width = max(len(str(row["key"])) for row in rows)
+    for row in rows:
+        value = row["value"]
+        shown = json.dumps(value) if not isinstance(value, str) else value or '""'
+        if row["key"] == "provider" and not value:
+            shown = f'"" (detected: {detected or "none"})'
+        print(f"{str(row['key']).ljust(width)} = {shown}  [{row['source']}]")
+    return 0

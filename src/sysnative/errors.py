@@ -64,6 +64,10 @@ class MappingError(SysnativeError):
     """A mapping file is malformed or holds unsafe data."""
 
 
+class ConfigError(SysnativeError):
+    """A configuration file or ``SYSNATIVE_*`` variable is invalid (named with the key)."""
+
+
 class ProviderError(SysnativeError):
     """The system package manager is missing, failed, or answered something unexpected."""
 

@@ -61,6 +61,8 @@ class InstallOptions:
     break_system_packages: bool = False
     #: Seconds to wait for another package manager's dpkg lock.
     lock_timeout: float = 120.0
+    #: False when the configuration says ``sudo = "never"``: the system step needs root.
+    allow_sudo: bool = True
     #: Show the package manager's own output while it runs.
     show_provider_output: bool = False
 
@@ -150,10 +152,16 @@ def execute(
     privileges = Privileges(ok=True)
     if requested:
         privileges = provider.check_privileges()
+        if privileges.ok and privileges.prefix and not options.allow_sudo:
+            privileges = Privileges(
+                ok=False,
+                why='sysnative is not root, and the configuration says sudo = "never"',
+            )
         if not privileges.ok:
             command = shlex.join(provider.install_command(requested, Privileges(ok=True)))
             raise PrivilegeError(
-                f"Installing the system packages needs root: {privileges.why} Nothing was changed.",
+                f"Installing the system packages needs root: {privileges.why}. "
+                "Nothing was changed.",
                 "Run the system step as root, then run this command again to install the "
                 "rest: " + command,
                 command=command,

@@ -10,7 +10,7 @@ block stops both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,13 +41,15 @@ class PlanRequest:
     python: str | None = None
     #: ``--provider``; ``None`` detects it.
     provider: str | None = None
-    #: Extra arguments for the provider's tool (``dnf --installroot=...``).
-    provider_options: tuple[str, ...] = ()
+    #: Extra arguments for each provider's tool, by provider (``dnf --installroot=...``).
+    provider_options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     refresh: bool = False
-    #: Mapping files stacked over the built-in and system layers, lowest first.
+    #: ``--mapping`` files (the top layer), and those the site and user config files name.
     mapping_files: tuple[str, ...] = ()
+    site_mapping_files: tuple[str, ...] = ()
+    user_mapping_files: tuple[str, ...] = ()
     #: Where to look for ``pyproject.toml`` ``[tool.sysnative.mapping]``; ``None``: nowhere.
     project_dir: Path | None = None
 
@@ -91,6 +93,8 @@ def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
     table = mapping.load_layers(
         provider.ecosystem,
         files=request.mapping_files,
+        site_files=request.site_mapping_files,
+        user_files=request.user_mapping_files,
         project_dir=request.project_dir,
     )
     # The system side's slow setup starts now, in the background (see speculate.py).

@@ -114,13 +114,14 @@ def select_provider(
     name: str | None,
     *,
     cache_dir: Path | None = None,
-    options: Sequence[str] = (),
+    options: Mapping[str, Sequence[str]] | None = None,
     facts: MachineFacts | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Provider:
     """The provider called ``name``, else the detected one; a clear error otherwise.
 
-    ``options`` are extra arguments for the provider's tool (``dnf --installroot=DIR``).
+    ``options`` are extra arguments for each provider's tool, by provider name
+    (``{"dnf": ["--installroot=DIR"]}``); only the chosen provider's are used.
     """
     if name is not None and name not in _REGISTRY:
         raise ProviderUnavailable(f"Unknown provider {name!r}.", _unavailable_hint(env))
@@ -143,12 +144,13 @@ def select_provider(
     kwargs: dict[str, Any] = {"cache_dir": cache_dir}
     if env is not None:
         kwargs["env"] = env
-    if options:
+    chosen = tuple((options or {}).get(name, ()))
+    if chosen:
         if name == "apt":
             raise ProviderUnavailable(
                 "The apt provider takes no extra options.",
                 "Configure apt itself (APT_CONFIG, /etc/apt/apt.conf.d) instead.",
             )
-        kwargs["options"] = tuple(options)
+        kwargs["options"] = chosen
     provider: Provider = cls(**kwargs)
     return provider

@@ -511,6 +511,9 @@ class AptProvider:
         self._architecture_known = False
         #: Guards the lazily probed settings above: planning may query from two threads.
         self._lock = threading.Lock()
+        #: Ubuntu and its derivatives have a mapping of their own; everything else apt-based
+        #: reads Debian's.
+        self.ecosystem = _ecosystem()
 
     # -- availability -------------------------------------------------------------------
 
@@ -1013,6 +1016,12 @@ class AptProvider:
                 arch = result.stdout.strip()
                 self._architecture = arch if result.ok and arch else None
             return self._architecture
+
+
+def _ecosystem() -> str:
+    import distro
+
+    return "ubuntu" if "ubuntu" in (distro.id(), *distro.like().split()) else "debian"
 
 
 def _missing_tools(env: Mapping[str, str] | None) -> tuple[str, ...]:
