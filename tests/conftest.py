@@ -34,9 +34,18 @@ _PIP_VARIABLES = (
 def sysnative_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """A private cache directory (``SYSNATIVE_CACHE_DIR``) and no pip configuration."""
+    """A private cache directory (``SYSNATIVE_CACHE_DIR``), no pip configuration, and no
+    sysnative configuration or mapping layer of this machine: the XDG config and data dirs
+    point at empty directories and ``SYSNATIVE_*`` variables are removed."""
+    for name in list(os.environ):
+        if name.startswith("SYSNATIVE_"):
+            monkeypatch.delenv(name)
     cache_dir = tmp_path_factory.mktemp("sysnative-cache")
     monkeypatch.setenv("SYSNATIVE_CACHE_DIR", str(cache_dir))
+    xdg = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg / "config-home"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(xdg / "config-dirs"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(xdg / "data-dirs"))
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     for name in _PIP_VARIABLES:
         monkeypatch.delenv(name, raising=False)
