@@ -245,7 +245,11 @@ def _route_new(
             # An index version replaced a system-provided project. Fine for a pure project;
             # a native one must stay with the system: pin it and resolve again. When it is
             # installed, ask the provider whether it has a newer version (an upgrade).
-            if classification.kind is Kind.NATIVE and name not in policy.force_pypi:
+            if (
+                classification.kind is Kind.NATIVE
+                and name not in policy.force_pypi
+                and not _pypi_only(name, mapping)
+            ):
                 state.pinned_to_system.add(name)
                 changed = True
                 provision = fixed[name].provision
@@ -259,6 +263,8 @@ def _route_new(
             continue
         if decision.route is Route.SYSTEM and decision.package is not None:
             new[name] = decision.package
+            state.reasons[name] = decision.reason
+        elif _pypi_only(name, mapping):
             state.reasons[name] = decision.reason
         elif decision.native_wheel and name not in policy.force_pypi:
             state.wheel_fallback[name] = "no system package is mapped for it"
@@ -293,6 +299,11 @@ def _route_new(
         }
     _simulate(state, provider)
     return True
+
+
+def _pypi_only(name: NormalizedName, mapping: MappingTable) -> bool:
+    entry = mapping.lookup(name)
+    return entry is not None and entry.pypi_only
 
 
 def _remember(state: _State, answers: Mapping[str, SystemPackage]) -> None:
@@ -478,6 +489,8 @@ def _make_plan(
             )
         elif name in policy.force_pypi:
             reason = f"--pypi {name}"
+        elif name in state.reasons:  # a mapping layer said: never from the system
+            reason = state.reasons[name]
         else:
             reason = classification.reason
         rows.append(

@@ -1168,3 +1168,162 @@ def test_probe_lists_only_the_targets_own_distributions(target_python: str) -> N
     target = probe(target_python)
     assert not {"packaging", "resolvelib", "sysnative", "pip"} & set(target.installed)
     assert not any("site-packages" in p and ".venv" in p for p in target.sys_path)
+
+
+# -- configuration and mapping layers ---------------------------------------------------------
+
+
+def _site_config(text: str) -> Path:
+    import os
+
+    directory = Path(os.environ["XDG_CONFIG_DIRS"].split(os.pathsep)[0]) / "sysnative"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_site_config_turns_the_mode_on_and_sets_the_provider(cli: CliRun) -> None:
+    cli.native("numpy", "1.24.2")
+    path = _site_config('provider = "apt"\nsystem-native = true\nnative-fallback = "wheel"\n')
+
+    # Plain `sysnative install` (no --system-native): the site config makes it the mode.
+    result = cli.raw(
+        "install", "--dry-run", "--index-url", cli.index.url, "--python", cli.python, "numpy"
+    )
+
+    assert result.code == 0, result.err
+    assert "dry run: nothing was changed" in result.out
+    assert "python3-numpy" in result.out
+
+    shown = cli.raw("config", "show", "--json")
+    settings = {row["key"]: row for row in json.loads(shown.out)["settings"]}
+    assert settings["provider"]["value"] == "apt"
+    assert settings["provider"]["source"] == f"site config {path}"
+    assert settings["system-native"]["source"] == f"site config {path}"
+    assert settings["native-fallback"]["value"] == "wheel"
+    assert settings["sudo"]["source"] == "default"
+
+    text = cli.raw("config", "show").out
+    assert f"site config: {path} (read)" in text
+    assert f"system-native    = true  [site config {path}]" in text
+
+
+def test_no_system_native_hands_to_pip_even_when_configured(cli: CliRun) -> None:
+    _site_config("system-native = true\n")
+    # pip's own --dry-run on an index without the project: pip's error, not sysnative's plan.
+    result = cli.raw(
+        "install",
+        "--no-system-native",
+        "--dry-run",
+        "--no-deps",
+        "--index-url",
+        cli.index.url,
+        "no-such-project-here",
+    )
+    assert result.code != 0
+    assert "dry run: nothing was changed" not in result.out
+
+
+def test_invalid_site_config_is_a_clean_error(cli: CliRun) -> None:
+    path = _site_config('system-native = "yes"\n')
+    result = cli.raw("install", "requests")
+    message = assert_clean_error(result, str(path), "'system-native'")
+    assert "not true or false" in message
+
+
+def test_pyproject_layer_says_never_from_the_system(cli: CliRun) -> None:
+    cli.native("lxml", "5.1.0")
+    cli.monkeypatch.chdir(cli.tmp_path)
+    (cli.tmp_path / "pyproject.toml").write_text(
+        "[tool.sysnative.mapping.debian]\nlxml = false\n", encoding="utf-8"
+    )
+
+    result = cli.run("lxml")
+
+    assert result.code == 0, result.err
+    assert result.report is not None
+    (row,) = [p for p in result.report["packages"] if p["name"] == "lxml"]
+    assert row["route"] == "pypi"
+    assert "pyproject.toml" in row["reason"]
+    assert "always comes from the index" in row["reason"]
+
+
+def test_mapping_flag_routes_to_another_package(cli: CliRun) -> None:
+    cli.native("lxml", "4.9.2")
+    repo = cli.new_apt()
+    repo.add("python3-lxml-custom", LXML_DEB)
+    repo.publish()
+    mapping = cli.tmp_path / "mine.mapping.json"
+    mapping.write_text(
+        json.dumps({"mappings": [{"id": "dep:pypi/lxml", "specs": ["python3-lxml-custom"]}]}),
+        encoding="utf-8",
+    )
+
+    result = cli.run("--mapping", str(mapping), "lxml")
+
+    assert result.code == 0, result.err
+    assert result.report is not None
+    (row,) = [p for p in result.report["packages"] if p["name"] == "lxml"]
+    assert row["package"] == "python3-lxml-custom"
+
+
+def test_map_shows_traps_layers_and_what_apt_has(cli: CliRun) -> None:
+    import os
+
+    user = Path(os.environ["XDG_CONFIG_HOME"]) / "sysnative" / "debian.mapping.json"
+    user.parent.mkdir(parents=True)
+    user.write_text(
+        json.dumps({"mappings": [{"id": "dep:pypi/scipy", "specs": ["python3-scipy"]}]}),
+        encoding="utf-8",
+    )
+    names = ["psycopg2-binary", "opencv-python", "Pillow", "PyYAML", "h5py", "pygobject"]
+
+    result = cli.raw("map", "--json", "--ecosystem", "debian", *names, "numpy", "scipy", "nope")
+
+    assert result.code == 0, result.err
+    rows = {row["project"]: row for row in json.loads(result.out)}
+    assert [rows[n]["package"] for n in map(str.lower, names)] == [
+        "python3-psycopg2",
+        "python3-opencv",
+        "python3-pil",
+        "python3-yaml",
+        "python3-h5py",
+        "python3-gi",
+    ]
+    assert rows["numpy"]["layer"] == "built-in"
+    assert rows["numpy"]["system"] == {"python3-numpy": {"installed": None, "candidate": NUMPY_DEB}}
+    assert rows["pyyaml"]["system"] == {"python3-yaml": None}  # not in the local repo
+    assert rows["scipy"]["layer"] == "user config"
+    assert rows["scipy"]["origin"] == str(user)
+    assert rows["nope"]["mapped"] is False
+
+    text = cli.raw("map", "numpy", "nope").out
+    assert f"package: python3-numpy  [available {NUMPY_DEB}]" in text
+    assert "not mapped" in text
+
+
+def test_map_check(cli: CliRun) -> None:
+    good = cli.tmp_path / "good.mapping.json"
+    good.write_text(
+        json.dumps({"name": "debian", "mappings": [{"id": "dep:pypi/a", "specs": ["python3-a"]}]}),
+        encoding="utf-8",
+    )
+    result = cli.raw("map", "--check", str(good))
+    assert result.code == 0, result.err
+    assert "valid, 1 entries for debian" in result.out
+
+    bad = cli.tmp_path / "bad.mapping.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "mappings": [
+                    {"id": "dep:pypi/a", "specs": ["python3-a"]},
+                    {"id": "dep:pypi/a", "specs": ["python3-b"]},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = cli.raw("map", "--check", str(bad))
+    assert_clean_error(result, f"{bad}: entry #1 (dep:pypi/a)", "duplicate id")

@@ -121,8 +121,11 @@ def test_bad_data_in_a_layer_names_the_file_and_entry() -> None:
     ("text", "expected"),
     [
         ('[tool.sysnative.mapping.debian]\nPillow = ["python3-pil"]\n', ("python3-pil",)),
-        ('[tool.sysnative.mapping.debian]\nh5py = { specs = ["python3-h5py"], '
-         'dist-names = ["h5py._debian_h5py_serial"] }\n', ("python3-h5py",)),
+        (
+            '[tool.sysnative.mapping.debian]\nh5py = { specs = ["python3-h5py"], '
+            'dist-names = ["h5py._debian_h5py_serial"] }\n',
+            ("python3-h5py",),
+        ),
     ],
 )
 def test_pyproject_forms(tmp_path: Path, text: str, expected: tuple[str, ...]) -> None:
