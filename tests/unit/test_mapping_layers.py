@@ -13,7 +13,8 @@ import pytest
 from sysnative.classify import Classification, Kind
 from sysnative.errors import MappingError
 from sysnative.mapping import load_layers, load_pyproject, loads
-from sysnative.route import Decision, Route, RoutePolicy, Unroutable, decide
+from sysnative.models import Route
+from sysnative.route import Decision, RoutePolicy, Unroutable, decide
 
 
 def write_mapping(path: Path, entries: list[dict[str, Any]], **top: Any) -> Path:
