@@ -208,7 +208,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
         )
     # With ``--report -`` stdout carries the JSON alone: the summary goes to stderr.
     out = sys.stderr if args.report == "-" else sys.stdout
-    return _report_result(result, provider.name, verbose, out=out)
+    return report_result(result, provider.name, verbose, out=out)
 
 
 def _warn_unseen(plan: Plan, target: TargetEnvironment, provider: SystemQuery) -> None:
@@ -221,7 +221,7 @@ def _warn_unseen(plan: Plan, target: TargetEnvironment, provider: SystemQuery) -
         )
 
 
-def _report_result(
+def report_result(
     result: execute.InstallResult, provider: str, verbose: int, *, out: TextIO | None = None
 ) -> int:
     """The human summary of a real install: what came from where; exit 1 on new problems.

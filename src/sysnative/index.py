@@ -807,6 +807,19 @@ class SimpleIndexClient:
                 unique.append(file)
         return tuple(unique)
 
+    def index_listing(self, file: IndexFile) -> str | None:
+        """The configured index whose page lists ``file`` (PEP 751's ``packages.index``), or
+        ``None`` (a find-links location, or no index answers). Pages are memoised for the
+        session, so after planning this sends no request."""
+        for url in self.config.index_urls:
+            try:
+                files = self._index_files(url, file.project)
+            except SysnativeError:
+                continue
+            if files and any(f.url == file.url for f in files):
+                return url
+        return None
+
     def _index_files(self, index_url: str, project: NormalizedName) -> tuple[IndexFile, ...] | None:
         """The project's files on one index, or ``None`` when that index does not know it."""
         page_url = index_url.rstrip("/") + f"/{project}/"

@@ -200,20 +200,7 @@ def _indexes(plan: Plan, index: SimpleIndexClient) -> dict[str, str | None]:
     memoised for the session, so this sends no request. Files from find-links locations
     have no index.
     """
-    out: dict[str, str | None] = {}
-    for row in plan.pypi:
-        if row.file is None:
-            continue
-        out[row.file.url] = None
-        for url in index.config.index_urls:
-            try:
-                files = index._index_files(url, row.file.project)
-            except SysnativeError:
-                continue
-            if files and any(f.url == row.file.url for f in files):
-                out[row.file.url] = url
-                break
-    return out
+    return {row.file.url: index.index_listing(row.file) for row in plan.pypi if row.file}
 
 
 def _machine(provider: object) -> LockMachine:
@@ -313,7 +300,7 @@ def install_from_lock(args: argparse.Namespace, verbose: int) -> int:
     """``sysnative install --lock FILE``: exactly the lock, or nothing."""
     from sysnative import environment, execute, report
     from sysnative.cache import Cache
-    from sysnative.cli import _report_result
+    from sysnative.cli import report_result
     from sysnative.cliargs import effective_config
     from sysnative.errors import HashMismatch, ProviderUnavailable
     from sysnative.http import HttpClient
@@ -398,7 +385,7 @@ def install_from_lock(args: argparse.Namespace, verbose: int) -> int:
     finally:
         http.close()
     out = sys.stderr if args.report == "-" else sys.stdout
-    return _report_result(result, provider.name, verbose, out=out)
+    return report_result(result, provider.name, verbose, out=out)
 
 
 def _refuse_planning_flags(args: argparse.Namespace) -> None:
