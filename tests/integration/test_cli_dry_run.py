@@ -1327,3 +1327,22 @@ def test_map_check(cli: CliRun) -> None:
     )
     result = cli.raw("map", "--check", str(bad))
     assert_clean_error(result, f"{bad}: entry #1 (dep:pypi/a)", "duplicate id")
+
+
+def test_user_mapping_file_says_never_from_the_system(cli: CliRun) -> None:
+    import os
+
+    cli.native("numpy", "1.26.4")
+    user = Path(os.environ["XDG_CONFIG_HOME"]) / "sysnative" / "debian.mapping.json"
+    user.parent.mkdir(parents=True)
+    entry = {"id": "dep:pypi/numpy", "specs": [], "extra_metadata": {"route": "pypi"}}
+    user.write_text(json.dumps({"mappings": [entry]}), encoding="utf-8")
+
+    result = cli.run("numpy")
+
+    assert result.code == 0, result.err
+    assert result.report is not None
+    (row,) = result.report["packages"]
+    assert (row["name"], row["route"], row["version"]) == ("numpy", "pypi", "1.26.4")
+    assert f"the mapping layer user config ({user})" in row["reason"]
+    assert result.report["system_transaction"] == []
