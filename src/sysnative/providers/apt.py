@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import math
 import os
-import pwd
 import re
 import shlex
 import shutil
@@ -37,13 +36,13 @@ from packaging.version import Version
 from sysnative.cache import atomic_write
 from sysnative.errors import (
     DpkgLocked,
-    PrivilegeError,
     ProviderError,
     ProviderUnavailable,
     SystemStepError,
 )
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.base import Privileges
+from sysnative.providers.common import checked_transaction, privilege_error, root_or_sudo
 from sysnative.providers.debversion import debian_to_pep440
 from sysnative.runner import CommandNotFound, Completed, run
 
@@ -719,35 +718,8 @@ class AptProvider:
     # -- execution side ------------------------------------------------------------------------
 
     def check_privileges(self) -> Privileges:
-        """Root, or ``sudo -n true`` succeeds (sudo found on the provider's ``PATH``).
-
-        ``sudo -n`` never asks for a password: sysnative runs the transaction with its output
-        captured, where a password prompt could not be answered.
-        """
-        euid = os.geteuid()
-        if euid == 0:
-            return Privileges(ok=True)
-        who = f"user {_user_name(euid)} (uid {euid})"
-        path = self._env.get("PATH", os.environ.get("PATH"))
-        if shutil.which("sudo", path=path) is None:
-            return Privileges(
-                ok=False, why=f"sysnative runs as {who}, not root, and sudo is not installed"
-            )
-        try:
-            probe = run(["sudo", "-n", "true"], env=self._env or None, input="", timeout=60)
-        except CommandNotFound:
-            return Privileges(
-                ok=False, why=f"sysnative runs as {who}, not root, and sudo is not installed"
-            )
-        if probe.ok:
-            return Privileges(ok=True, prefix=("sudo", "-n"))
-        said = (probe.stderr or probe.stdout).strip().splitlines()
-        detail = f" ({said[0].strip()})" if said else ""
-        return Privileges(
-            ok=False,
-            why=f"sysnative runs as {who}, not root, and `sudo -n true` failed{detail}: "
-            "sudo would ask for a password",
-        )
+        """Root, or ``sudo -n true`` succeeds (see :func:`.common.root_or_sudo`)."""
+        return root_or_sudo(self._env)
 
     def install_command(
         self,
@@ -858,7 +830,7 @@ class AptProvider:
         argv = self.install_command(pairs, privileges, lock_timeout=lock_timeout)
         self._require_tools()
         if not privileges.ok:
-            raise _privilege_error(privileges.why, argv)
+            raise privilege_error(privileges.why, argv)
         try:
             # No timeout: the wait for the lock is bounded by apt, and a large transaction
             # may run for many minutes.
@@ -877,7 +849,7 @@ class AptProvider:
             if held is not None:
                 raise _lock_error(held, lock_timeout)
             if "are you root?" in said:
-                raise _privilege_error("apt could not open dpkg's lock files", argv)
+                raise privilege_error("apt could not open dpkg's lock files", argv)
         planned = {item.name for item in closure}
         targets = (*closure, *(ClosureItem(n, v) for n, v in pairs if n not in planned))
         states = self._package_states(targets)
@@ -1076,23 +1048,6 @@ def _parse_apt_config_shell(text: str) -> dict[str, str]:
     return out
 
 
-def _checked_transaction(
-    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
-) -> tuple[tuple[str, str], ...]:
-    """Validate both halves of a transaction; a closure without requested packages is an
-    inconsistent plan (nothing would ask apt for those packages)."""
-    pairs = validate_install_packages(packages)
-    _validate_closure(closure)
-    if closure and not pairs:
-        raise ProviderError(
-            "The plan lists distro packages to install but no package that asks for them: "
-            + ", ".join(item.name for item in closure)
-            + ".",
-            "The plan is inconsistent; make it again.",
-        )
-    return pairs
-
-
 def _validate_closure(closure: Sequence[ClosureItem]) -> None:
     """The closure's names and versions go into dpkg-query and undo commands: check them."""
     validate_package_names(item.name for item in closure)
@@ -1100,24 +1055,6 @@ def _validate_closure(closure: Sequence[ClosureItem]) -> None:
         validate_version(item.version)
         if item.replaces is not None:
             validate_version(item.replaces)
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _privilege_error(why: str, argv: Sequence[str]) -> PrivilegeError:
-    """Nothing was installed; say why and hand over the exact command to run as root."""
-    command = shlex.join(argv)
-    return PrivilegeError(
-        f"Installing the system packages needs root: {why}. Nothing was changed.",
-        "Run this command as root (for example with sudo), then run sysnative again; it "
-        f"finds the packages installed and continues:\n    {command}",
-        command=command,
-    )
 
 
 def _lock_error(held: LockHolder, lock_timeout: float) -> DpkgLocked:
@@ -1143,4 +1080,15 @@ def _lock_error(held: LockHolder, lock_timeout: float) -> DpkgLocked:
         lock=held.lock,
         pid=held.pid,
         process=held.process,
+    )
+
+
+def _checked_transaction(
+    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+) -> tuple[tuple[str, str], ...]:
+    return checked_transaction(
+        packages,
+        closure,
+        validate_packages=validate_install_packages,
+        validate_closure=_validate_closure,
     )

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import shlex
 import shutil
@@ -62,6 +61,7 @@ from packaging.version import InvalidVersion, Version
 from sysnative.errors import PrivilegeError, ProviderError, ProviderUnavailable, SystemStepError
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.base import Privileges
+from sysnative.providers.common import checked_transaction, user_name
 from sysnative.runner import CommandNotFound, Completed, run
 
 __all__ = [
@@ -461,13 +461,6 @@ def _path_of(env: Mapping[str, str] | None) -> str | None:
     return os.environ.get("PATH")
 
 
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
 @dataclass
 class _Cache:
     formulae: dict[str, Formula] = field(default_factory=dict)
@@ -743,7 +736,7 @@ class BrewProvider:
         if os.path.isdir(prefix) and not os.access(prefix, os.W_OK):
             return Privileges(
                 ok=False,
-                why=f"Homebrew's prefix {prefix} is not writable by user {_user_name(euid)}",
+                why=f"Homebrew's prefix {prefix} is not writable by user {user_name(euid)}",
             )
         return Privileges(ok=True)
 
@@ -924,24 +917,22 @@ def _present(item: ClosureItem, versions: Mapping[str, tuple[str, ...]]) -> bool
     return bool(versions.get(item.name))
 
 
-def _checked_transaction(
-    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
-) -> tuple[tuple[str, str], ...]:
-    pairs = validate_install_packages(packages)
-    _validate_closure(closure)
-    if closure and not pairs:
-        raise ProviderError(
-            "The plan lists formulae to install but no formula that asks for them: "
-            + ", ".join(item.name for item in closure)
-            + ".",
-            "The plan is inconsistent; make it again.",
-        )
-    return pairs
-
-
 def _validate_closure(closure: Sequence[ClosureItem]) -> None:
     validate_formula_names(item.name for item in closure)
     for item in closure:
         validate_pkg_version(item.version)
         if item.replaces is not None:
             validate_pkg_version(item.replaces)
+
+
+def _checked_transaction(
+    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+) -> tuple[tuple[str, str], ...]:
+    return checked_transaction(
+        packages,
+        closure,
+        validate_packages=validate_install_packages,
+        validate_closure=_validate_closure,
+        things="formulae",
+        thing="formula",
+    )

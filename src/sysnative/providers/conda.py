@@ -60,7 +60,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pwd
 import re
 import shlex
 import shutil
@@ -77,6 +76,7 @@ from packaging.version import Version
 from sysnative.errors import PrivilegeError, ProviderError, ProviderUnavailable, SystemStepError
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.base import Privileges
+from sysnative.providers.common import checked_transaction, user_name
 from sysnative.providers.condaversion import (
     BUILD_RE,
     VERSION_RE,
@@ -642,13 +642,6 @@ def _find_tool(env: Mapping[str, str] | None) -> str | None:
     return None
 
 
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
 @dataclass(frozen=True)
 class _DryRun:
     """One dry run: the transaction, or the failure and what the tool printed."""
@@ -970,7 +963,7 @@ class CondaProvider:
         euid = os.geteuid()
         return Privileges(
             ok=False,
-            why=f"the environment {prefix} is not writable by user {_user_name(euid)} (uid {euid})",
+            why=f"the environment {prefix} is not writable by user {user_name(euid)} (uid {euid})",
         )
 
     def install_command(
@@ -1170,24 +1163,22 @@ class CondaProvider:
         }
 
 
-def _checked_transaction(
-    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
-) -> tuple[tuple[str, str], ...]:
-    pairs = validate_install_packages(packages)
-    _validate_closure(closure)
-    if closure and not pairs:
-        raise ProviderError(
-            "The plan lists conda packages to install but no package that asks for them: "
-            + ", ".join(item.name for item in closure)
-            + ".",
-            "The plan is inconsistent; make it again.",
-        )
-    return pairs
-
-
 def _validate_closure(closure: Sequence[ClosureItem]) -> None:
     validate_package_names(item.name for item in closure)
     for item in closure:
         validate_distro_version(item.version)
         if item.replaces is not None:
             validate_distro_version(item.replaces)
+
+
+def _checked_transaction(
+    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+) -> tuple[tuple[str, str], ...]:
+    return checked_transaction(
+        packages,
+        closure,
+        validate_packages=validate_install_packages,
+        validate_closure=_validate_closure,
+        things="conda packages",
+        thing="package",
+    )

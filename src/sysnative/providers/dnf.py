@@ -45,7 +45,6 @@ from __future__ import annotations
 import math
 import os
 import platform
-import pwd
 import re
 import shlex
 import shutil
@@ -61,13 +60,13 @@ from packaging.version import Version
 
 from sysnative.errors import (
     DpkgLocked,
-    PrivilegeError,
     ProviderError,
     ProviderUnavailable,
     SystemStepError,
 )
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.base import Privileges
+from sysnative.providers.common import checked_transaction, privilege_error, root_or_sudo
 from sysnative.providers.rpmversion import RpmVersion, compare_evr, rpm_to_pep440
 from sysnative.runner import CommandNotFound, Completed, run
 
@@ -1174,34 +1173,8 @@ class DnfProvider:
     # -- execution side ------------------------------------------------------------------------
 
     def check_privileges(self) -> Privileges:
-        """Root, or ``sudo -n true`` succeeds (sudo found on the provider's ``PATH``).
-
-        ``sudo -n`` never asks for a password: sysnative runs the transaction with its output
-        captured, where a password prompt could not be answered.
-        """
-        euid = os.geteuid()
-        if euid == 0:
-            return Privileges(ok=True)
-        who = f"user {_user_name(euid)} (uid {euid})"
-        path = self._env.get("PATH", os.environ.get("PATH"))
-        no_sudo = Privileges(
-            ok=False, why=f"sysnative runs as {who}, not root, and sudo is not installed"
-        )
-        if shutil.which("sudo", path=path) is None:
-            return no_sudo
-        try:
-            probe = run(["sudo", "-n", "true"], env=self._env or None, input="", timeout=60)
-        except CommandNotFound:
-            return no_sudo
-        if probe.ok:
-            return Privileges(ok=True, prefix=("sudo", "-n"))
-        said = (probe.stderr or probe.stdout).strip().splitlines()
-        detail = f" ({said[0].strip()})" if said else ""
-        return Privileges(
-            ok=False,
-            why=f"sysnative runs as {who}, not root, and `sudo -n true` failed{detail}: "
-            "sudo would ask for a password",
-        )
+        """Root, or ``sudo -n true`` succeeds (see :func:`.common.root_or_sudo`)."""
+        return root_or_sudo(self._env)
 
     def install_command(
         self,
@@ -1310,7 +1283,7 @@ class DnfProvider:
         argv = self.install_command(pairs, privileges, lock_timeout=lock_timeout, closure=closure)
         self._dnf()
         if not privileges.ok:
-            raise _privilege_error(privileges.why, argv)
+            raise privilege_error(privileges.why, argv)
         deadline = time.monotonic() + max(0.0, lock_timeout)
         while True:
             try:
@@ -1332,7 +1305,7 @@ class DnfProvider:
             sys.stderr.write(result.stderr)
             sys.stderr.flush()
         if not result.ok and "has to be run with superuser privileges" in said:
-            raise _privilege_error("dnf refused to run without root", argv)
+            raise privilege_error("dnf refused to run without root", argv)
         planned = {item.name for item in closure}
         targets = (*closure, *(ClosureItem(n, v) for n, v in pairs if n not in planned))
         failures = parse_scriptlet_failures(said)
@@ -1561,23 +1534,6 @@ def _simulation_error(command: str, specs: Sequence[str], result: Completed) -> 
     return ProviderError(message, hint)
 
 
-def _checked_transaction(
-    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
-) -> tuple[tuple[str, str], ...]:
-    """Validate both halves of a transaction; a closure without requested packages is an
-    inconsistent plan (nothing would ask dnf for those packages)."""
-    pairs = validate_install_packages(packages)
-    _validate_closure(closure)
-    if closure and not pairs:
-        raise ProviderError(
-            "The plan lists distro packages to install but no package that asks for them: "
-            + ", ".join(item.name for item in closure)
-            + ".",
-            "The plan is inconsistent; make it again.",
-        )
-    return pairs
-
-
 def _validate_closure(closure: Sequence[ClosureItem]) -> None:
     """The closure's names, versions and archs go into rpm and dnf argvs: check them."""
     validate_package_names(item.name for item in closure)
@@ -1593,19 +1549,12 @@ def _validate_closure(closure: Sequence[ClosureItem]) -> None:
             )
 
 
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _privilege_error(why: str, argv: Sequence[str]) -> PrivilegeError:
-    """Nothing was installed; say why and hand over the exact command to run as root."""
-    command = shlex.join(argv)
-    return PrivilegeError(
-        f"Installing the system packages needs root: {why}. Nothing was changed.",
-        "Run this command as root (for example with sudo), then run sysnative again; it "
-        f"finds the packages installed and continues:\n    {command}",
-        command=command,
+def _checked_transaction(
+    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+) -> tuple[tuple[str, str], ...]:
+    return checked_transaction(
+        packages,
+        closure,
+        validate_packages=validate_install_packages,
+        validate_closure=_validate_closure,
     )

@@ -1,0 +1,89 @@
+"""Pieces every provider's execution side shares: who may run the transaction, the error that
+hands over the exact command, and the consistency check of a planned transaction."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shlex
+import shutil
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from sysnative.errors import PrivilegeError, ProviderError
+from sysnative.models import ClosureItem
+from sysnative.providers.base import Privileges
+from sysnative.runner import CommandNotFound, run
+
+__all__ = ["checked_transaction", "privilege_error", "root_or_sudo", "user_name"]
+
+
+def user_name(uid: int) -> str:
+    """The login name of ``uid``, or the number when it has none."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def root_or_sudo(env: Mapping[str, str]) -> Privileges:
+    """Root, or ``sudo -n true`` succeeds (sudo found on ``env``'s ``PATH``, else ours).
+
+    ``sudo -n`` never asks for a password: sysnative runs the transaction with its output
+    captured, where a password prompt could not be answered.
+    """
+    euid = os.geteuid()
+    if euid == 0:
+        return Privileges(ok=True)
+    who = f"user {user_name(euid)} (uid {euid})"
+    no_sudo = Privileges(
+        ok=False, why=f"sysnative runs as {who}, not root, and sudo is not installed"
+    )
+    if shutil.which("sudo", path=env.get("PATH", os.environ.get("PATH"))) is None:
+        return no_sudo
+    try:
+        probe = run(["sudo", "-n", "true"], env=dict(env) or None, input="", timeout=60)
+    except CommandNotFound:
+        return no_sudo
+    if probe.ok:
+        return Privileges(ok=True, prefix=("sudo", "-n"))
+    said = (probe.stderr or probe.stdout).strip().splitlines()
+    detail = f" ({said[0].strip()})" if said else ""
+    return Privileges(
+        ok=False,
+        why=f"sysnative runs as {who}, not root, and `sudo -n true` failed{detail}: "
+        "sudo would ask for a password",
+    )
+
+
+def privilege_error(why: str, argv: Sequence[str]) -> PrivilegeError:
+    """Nothing was installed; say why and hand over the exact command to run as root."""
+    command = shlex.join(argv)
+    return PrivilegeError(
+        f"Installing the system packages needs root: {why}. Nothing was changed.",
+        "Run this command as root (for example with sudo), then run sysnative again; it "
+        f"finds the packages installed and continues:\n    {command}",
+        command=command,
+    )
+
+
+def checked_transaction(
+    packages: Sequence[tuple[str, str]],
+    closure: Sequence[ClosureItem],
+    *,
+    validate_packages: Callable[[Iterable[tuple[str, str]]], tuple[tuple[str, str], ...]],
+    validate_closure: Callable[[Sequence[ClosureItem]], None],
+    things: str = "distro packages",
+    thing: str = "package",
+) -> tuple[tuple[str, str], ...]:
+    """Validate both halves of a transaction; a closure without requested packages is an
+    inconsistent plan (nothing would ask the package manager for those packages)."""
+    pairs = validate_packages(packages)
+    validate_closure(closure)
+    if closure and not pairs:
+        raise ProviderError(
+            f"The plan lists {things} to install but no {thing} that asks for them: "
+            + ", ".join(item.name for item in closure)
+            + ".",
+            "The plan is inconsistent; make it again.",
+        )
+    return pairs
