@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sysnative import __version__
-from sysnative.lockfile import Lock, relock_command
+
+if TYPE_CHECKING:
+    from sysnative.lockfile import Lock
 
 __all__ = ["FORMATS", "apt_pins", "dockerfile", "requirement_lines", "shell_script"]
 
@@ -77,6 +80,8 @@ def _machine_check(lock: Lock, source: str) -> str:
     """One shell command that exits 1, saying what differs, on another distro or arch."""
     machine = lock.machine
     want = f"{machine.distro_id} {machine.distro_version}"
+    from sysnative.lockfile import relock_command
+
     relock = relock_command(lock, source)
     tests = [
         f'[ "${{ID:-}}" != {shlex.quote(machine.distro_id)} ]',

@@ -25,11 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.pylock import is_valid_pylock_path
-
-from sysnative import export, lockfile
+from sysnative import export
 from sysnative.errors import ProviderError, SysnativeError, UsageError
-from sysnative.lockfile import Lock, LockError, LockMachine
 from sysnative.models import ClosureItem, Plan, SystemPackage
 from sysnative.providers.base import Privileges, Provider
 
@@ -37,6 +34,7 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
     from sysnative.index import SimpleIndexClient
+    from sysnative.lockfile import Lock, LockMachine
     from sysnative.planning import PlanningSession
 
 logger = logging.getLogger(__name__)
@@ -99,7 +97,7 @@ def run(args: argparse.Namespace, verbose: int) -> int:
 
 
 def _lock(args: argparse.Namespace, verbose: int) -> int:
-    from sysnative import report
+    from sysnative import lockfile, report
     from sysnative.cliargs import effective_config, plan_request
     from sysnative.planning import planning_session
 
@@ -146,6 +144,8 @@ def _lock(args: argparse.Namespace, verbose: int) -> int:
 
 def _check_lock_name(output: str) -> None:
     """PEP 751 names: pip and other installers only read ``pylock.toml``/``pylock.*.toml``."""
+    from packaging.pylock import is_valid_pylock_path
+
     if output != "-" and not is_valid_pylock_path(Path(output)):
         raise UsageError(
             f"{output!r} is not a lock file name PEP 751 allows.",
@@ -205,7 +205,10 @@ def _indexes(plan: Plan, index: SimpleIndexClient) -> dict[str, str | None]:
 
 def _machine(provider: object) -> LockMachine:
     """The facts a lock is valid for: provider, distro ID and VERSION_ID, architecture."""
-    import distro
+    from sysnative.lockfile import LockMachine
+    from sysnative.machine import linux_distribution
+
+    distro = linux_distribution()
 
     name = getattr(provider, "name", "")
     architecture = None
@@ -267,6 +270,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _read_lock(path: str) -> Lock:
+    from sysnative import lockfile
+    from sysnative.lockfile import LockError
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -298,12 +304,13 @@ _PLANNING_FLAGS = (
 
 def install_from_lock(args: argparse.Namespace, verbose: int) -> int:
     """``sysnative install --lock FILE``: exactly the lock, or nothing."""
-    from sysnative import environment, execute, report
+    from sysnative import environment, execute, lockfile, report
     from sysnative.cache import Cache
     from sysnative.cli import report_result
     from sysnative.cliargs import effective_config
     from sysnative.errors import HashMismatch, ProviderUnavailable
     from sysnative.http import HttpClient
+    from sysnative.lockfile import LockError
     from sysnative.pipconfig import DEFAULT_TIMEOUT
     from sysnative.providers import select_provider
     from sysnative.staging import TerminalProgress
@@ -411,6 +418,7 @@ def _pip_config(python: str) -> tuple[tuple[str, ...], float | None, str | None]
     Downloads use pip's TLS settings, and the credentials of pip's index URLs for the same
     host are put back into the locked URLs (a lock never holds them).
     """
+
     from sysnative import pipconfig
 
     try:
@@ -475,13 +483,15 @@ class LockedProvider:
         except ProviderError as exc:
             if type(exc) is not ProviderError:
                 raise
+            from sysnative.lockfile import relock_command
+
             raise ProviderError(
                 f"{exc.message}\nThe lock {self._source} cannot be reproduced exactly on this "
                 "machine. Nothing was changed.",
                 "The system's packages here differ from the machine the lock was made on (other "
                 "packages installed, or apt's lists no longer offer the locked versions: run "
                 "`apt-get update` as root and try again). A lock is best made on the same image "
-                f"it is installed into: {lockfile.relock_command(self._lock, self._source)}",
+                f"it is installed into: {relock_command(self._lock, self._source)}",
             ) from exc
 
     def install(

@@ -66,3 +66,30 @@ def test_absent_tools_list_what_the_machine_has(tmp_path: object) -> None:
 def test_apt_takes_no_options() -> None:
     with pytest.raises(ProviderUnavailable, match="takes no extra options"):
         select_provider("apt", options={"apt": ["-o", "Debug::NoLocking=1"]})
+
+
+def test_distribution_facts_come_from_os_release_without_subprocesses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    import distro
+
+    from sysnative.machine import linux_distribution
+
+    full = distro.LinuxDistribution()  # may run lsb_release and uname
+    expected = (full.id(), full.like(), full.version())
+
+    def no_subprocess(*args: object, **kwargs: object) -> object:
+        raise AssertionError(f"a subprocess ran: {args!r}")
+
+    monkeypatch.setattr(subprocess, "check_output", no_subprocess)
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    monkeypatch.setattr(subprocess, "Popen", no_subprocess)
+    linux_distribution.cache_clear()
+    try:
+        facts = linux_distribution()
+        assert (facts.id(), facts.like(), facts.version()) == expected
+        assert facts.id()  # this machine has an os-release
+    finally:
+        linux_distribution.cache_clear()

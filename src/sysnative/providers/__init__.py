@@ -55,9 +55,10 @@ class MachineFacts:
     def current(cls, env: Mapping[str, str] | None = None) -> MachineFacts:
         import os
 
-        import distro
+        from sysnative.machine import linux_distribution
 
         environ = os.environ if env is None else env
+        distro = linux_distribution()
         return cls(
             system=sys.platform,
             distro_id=distro.id(),

@@ -991,8 +991,9 @@ class AptProvider:
 
 
 def _ecosystem() -> str:
-    import distro
+    from sysnative.machine import linux_distribution
 
+    distro = linux_distribution()
     return "ubuntu" if "ubuntu" in (distro.id(), *distro.like().split()) else "debian"
 
 
