@@ -134,6 +134,7 @@ class _Installed:
     version: str
     architecture: str
     depends: tuple[str, ...]
+    held: bool = False
 
 
 class LocalAptRepo:
@@ -260,18 +261,20 @@ class LocalAptRepo:
         architecture: str = "all",
         *,
         depends: Sequence[str] = (),
+        held: bool = False,
     ) -> None:
-        """Record ``name`` as installed in the fake dpkg status file (replacing any entry).
+        """Record ``name`` as installed in the fake dpkg status file (replacing any entry);
+        ``held``: on hold (``apt-mark hold``), which apt must not change.
 
         The file is rewritten from what this method recorded, so a test mixing it with real
         installs must call it before installing.
         """
-        self._installed[name] = _Installed(name, version, architecture, tuple(depends))
+        self._installed[name] = _Installed(name, version, architecture, tuple(depends), held)
         stanzas = []
         for pkg in self._installed.values():
             lines = [
                 f"Package: {pkg.name}",
-                "Status: install ok installed",
+                f"Status: {'hold' if pkg.held else 'install'} ok installed",
                 "Priority: optional",
                 "Maintainer: sysnative tests <tests@example.invalid>",
                 f"Architecture: {pkg.architecture}",

@@ -102,7 +102,9 @@ def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
     interpreter = environment.choose_interpreter(request.python)
     # The target probe and pip's configuration are both subprocesses: run them side by side.
     with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
-        probing = pool.submit(environment.probe, interpreter)
+        # --refresh asks everything anew, the target's own description included.
+        probe_cache = None if request.refresh else cache.root
+        probing = pool.submit(environment.probe, interpreter, cache_dir=probe_cache)
         try:
             config = pipconfig.load_index_config(
                 cli_index_url=request.index_url or reqs.index_url,

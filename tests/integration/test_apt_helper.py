@@ -1,0 +1,246 @@
+"""The python3-apt helper gives the answers apt-get and apt-cache give, or declines.
+
+Every scenario runs twice against the same local repository: once through the helper
+session and once through apt's own commands (``python_apt=False``), and the answers must be
+equal. A separate check proves the helper really answered (a decline would make the
+comparison pass by asking apt-get both times).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sysnative.providers.apt as apt_module
+from aptrepo import LocalAptRepo, local_apt_repo  # noqa: F401
+from sysnative.errors import ProviderError
+from sysnative.models import ClosureItem
+from sysnative.providers.aptsession import HELPER, AptSession
+
+pytestmark = pytest.mark.apt
+
+
+def _python_apt_available() -> bool:
+    done = subprocess.run(
+        [apt_module.INTERPRETER, "-I", "-c", "import apt_pkg"], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+needs_python_apt = pytest.mark.skipif(
+    not _python_apt_available(), reason="python3-apt is not installed (CI installs it)"
+)
+
+#: Requests the scenario repository answers, each a different path through apt's marking.
+REQUESTS = [
+    ["app"],  # app -> lib-mid (>= 2) -> lib-base, which is installed
+    ["chain-top"],  # a chain of new packages
+    ["app", "lib-mid"],  # a requested dependency
+    ["uses-virtual"],  # a dependency on a virtual package one package provides
+    ["uses-alt"],  # "alt-missing | alt-real": the first alternative does not exist
+    ["needs-new-base"],  # upgrades the installed lib-base
+    ["pre"],  # Pre-Depends
+    ["lib-base"],  # installed and upgradable on its own
+    ["tool", "app", "pre"],
+    ["installed-current"],  # already installed at the candidate: nothing to do
+]
+
+
+@pytest.fixture
+def world(local_apt_repo: LocalAptRepo) -> LocalAptRepo:  # noqa: F811
+    repo = local_apt_repo
+    repo.add("lib-base", "1.0-1")
+    repo.add("lib-base", "2.0-1")
+    repo.add("lib-mid", "2.1-1", depends=["lib-base"])
+    repo.add("app", "1.0-1", depends=["lib-mid (>= 2)"])
+    repo.add("chain-low", "1.0-1")
+    repo.add("chain-mid", "1.0-1", depends=["chain-low"])
+    repo.add("chain-top", "1.0-1", depends=["chain-mid", "lib-mid"])
+    repo.add("provider-real", "1.0-1", provides=["virtual-thing"])
+    repo.add("uses-virtual", "1.0-1", depends=["virtual-thing"])
+    repo.add("alt-real", "1.0-1")
+    repo.add("uses-alt", "1.0-1", depends=["alt-missing | alt-real"])
+    repo.add("needs-new-base", "1.0-1", depends=["lib-base (>= 2.0)"])
+    repo.add("early", "1.0-1")
+    build_pre = repo.add("pre", "1.0-1")
+    _add_pre_depends(build_pre, "early")
+    repo.add("tool", "3:1.0~rc1+dfsg-1", depends=["lib-base"])
+    repo.add("installed-current", "1.0-1")
+    repo.add("broken", "1.0-1", depends=["not-in-the-repo"])
+    repo.add("conflicting", "1.0-1", conflicts=["installed-current"])
+    repo.add("needs-held-new", "1.0-1", depends=["held-lib (>= 2)"])
+    repo.add("held-lib", "2.0-1")
+    repo.publish()
+    repo.mark_installed("lib-base", "1.0-1")
+    repo.mark_installed("installed-current", "1.0-1")
+    repo.mark_installed("held-lib", "1.0-1", held=True)
+    return repo
+
+
+def _add_pre_depends(deb: Path, target: str) -> None:
+    """Rewrite a built package's control with ``Pre-Depends`` (build_deb has no such knob)."""
+    work = deb.parent / (deb.stem + ".x")
+    subprocess.run(["dpkg-deb", "-R", str(deb), str(work)], check=True)
+    control = work / "DEBIAN" / "control"
+    text = control.read_text(encoding="utf-8")
+    control.write_text(text.replace("Description:", f"Pre-Depends: {target}\nDescription:", 1))
+    subprocess.run(
+        ["dpkg-deb", "--build", "--root-owner-group", "-Znone", str(work), str(deb)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["rm", "-rf", str(work)], check=True)
+
+
+def _by_name(closure: tuple[ClosureItem, ...]) -> list[ClosureItem]:
+    return sorted(closure, key=lambda item: item.name)
+
+
+def _session(repo: LocalAptRepo) -> AptSession:
+    return AptSession(apt_module.INTERPRETER, [("APT::Install-Recommends", "false")], repo.env)
+
+
+@needs_python_apt
+@pytest.mark.parametrize("names", REQUESTS, ids=[" ".join(r) for r in REQUESTS])
+def test_simulation_matches_apt_get(world: LocalAptRepo, names: list[str]) -> None:
+    fast = apt_module.AptProvider(env=world.env).simulate(names)
+    slow = apt_module.AptProvider(env=world.env, python_apt=False).simulate(names)
+    assert _by_name(fast) == _by_name(slow)
+    # And the helper answered it itself.
+    session = _session(world)
+    assert session.ask("simulate", names) is not None
+    session.close()
+
+
+@needs_python_apt
+def test_the_requests_cover_upgrades_and_new_packages(world: LocalAptRepo) -> None:
+    closure = apt_module.AptProvider(env=world.env).simulate(["needs-new-base"])
+    by_name = {item.name: item for item in closure}
+    assert by_name["lib-base"].version == "2.0-1"
+    assert by_name["lib-base"].replaces == "1.0-1"
+    assert by_name["needs-new-base"].replaces is None
+    assert apt_module.AptProvider(env=world.env).simulate(["installed-current"]) == ()
+
+
+@needs_python_apt
+def test_dependencies_come_first(world: LocalAptRepo) -> None:
+    names = [i.name for i in apt_module.AptProvider(env=world.env).simulate(["chain-top"])]
+    assert sorted(names) == ["chain-low", "chain-mid", "chain-top", "lib-mid"]
+    assert names.index("chain-low") < names.index("chain-mid") < names.index("chain-top")
+    assert names.index("lib-mid") < names.index("chain-top")
+    names = [i.name for i in apt_module.AptProvider(env=world.env).simulate(["pre"])]
+    assert names == ["early", "pre"]
+
+
+@needs_python_apt
+def test_query_matches_apt_cache(world: LocalAptRepo) -> None:
+    names = ["lib-base", "app", "virtual-thing", "installed-current", "not-there", "held-lib"]
+    session = _session(world)
+    assert session.ask("policy", names) is not None
+    session.close()
+    provider = apt_module.AptProvider(env=world.env)
+    provider.prepare()  # starts the helper, so query goes through it
+    assert provider.query(names) == apt_module.AptProvider(env=world.env, python_apt=False).query(
+        names
+    )
+
+
+@needs_python_apt
+@pytest.mark.parametrize(
+    ("names", "why"),
+    [
+        (["not-in-the-repo-at-all"], "does not know"),
+        (["virtual-thing"], "no installation candidate"),
+        (["broken"], "broken"),
+        (["conflicting"], "removes"),
+        (["needs-held-new"], "Unable to correct problems"),  # apt's resolver gives up
+        (["held-lib"], "held-lib is held"),  # apt-get refuses to change a held package
+    ],
+)
+def test_what_the_helper_declines_apt_get_answers(
+    world: LocalAptRepo, names: list[str], why: str
+) -> None:
+    done = subprocess.run(
+        [apt_module.INTERPRETER, "-I", str(HELPER), "APT::Install-Recommends=false"],
+        input=json.dumps({"op": "simulate", "names": names}) + "\n",
+        capture_output=True,
+        text=True,
+        env={**_environ(), **world.env},
+        check=True,
+    )
+    hello, reply = (json.loads(line) for line in done.stdout.splitlines())
+    assert hello["ok"] is True
+    assert reply["ok"] is False
+    assert why in reply["why"]
+    # The provider then asks apt-get, whose answer (or error) is the same as without the helper.
+    outcomes: list[tuple[str, object]] = []
+    for python_apt in (True, False):
+        provider = apt_module.AptProvider(env=world.env, python_apt=python_apt)
+        try:
+            outcomes.append(("ok", _by_name(provider.simulate(names))))
+        except ProviderError as exc:
+            outcomes.append(("error", exc.message))
+    assert outcomes[0] == outcomes[1]
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def test_without_python_apt_the_provider_uses_apt_itself(
+    world: LocalAptRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No interpreter to run the helper with: apt-cache and apt-get answer everything.
+    monkeypatch.setattr(apt_module, "INTERPRETER", "/nonexistent/python3")
+    provider = apt_module.AptProvider(env=world.env)
+    assert provider.prepare() is True
+    closure = provider.simulate(["app"])
+    assert {i.name for i in closure} == {"app", "lib-mid"}
+    assert provider.query(["app"])["app"].candidate == "1.0-1"
+
+
+def test_a_helper_without_apt_pkg_says_so() -> None:
+    # The running interpreter with site directories switched off cannot import apt_pkg.
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(HELPER)],
+        input="",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    hello = json.loads(done.stdout.splitlines()[0])
+    assert hello["ok"] is False
+    assert "python3-apt is not installed" in hello["why"]
+
+
+@needs_python_apt
+def test_malformed_requests_get_an_error_not_a_crash(world: LocalAptRepo) -> None:
+    done = subprocess.run(
+        [apt_module.INTERPRETER, "-I", str(HELPER)],
+        input='not json\n{"op": "simulate"}\n{"op": "dance", "names": []}\n'
+        '{"op": "policy", "names": ["app"]}\n',
+        capture_output=True,
+        text=True,
+        env={**_environ(), **world.env},
+        check=True,
+    )
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["ok"] for r in replies] == [True, False, False, False, True]
+    assert "Candidate: 1.0-1" in replies[-1]["text"]
+
+
+@needs_python_apt
+def test_a_dead_helper_falls_back(world: LocalAptRepo) -> None:
+    provider = apt_module.AptProvider(env=world.env)
+    session = provider._session_for(start=True)
+    assert session is not None
+    assert session.apt_version().startswith("2.")
+    session.close()  # as if it had died
+    assert session.ask("simulate", ["app"]) is None
+    assert {i.name for i in provider.simulate(["app"])} == {"app", "lib-mid"}
