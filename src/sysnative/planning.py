@@ -10,6 +10,7 @@ block stops both.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -72,7 +73,9 @@ def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
     """Plan ``request``; the index client and background work stop when the block ends."""
     from sysnative import environment, mapping, pipconfig
     from sysnative.pipeline import build_plan
+    from sysnative.prefetch import GraphPrefetcher
     from sysnative.providers import select_provider
+    from sysnative.resolve.resolver import constraint_map
     from sysnative.speculate import SpeculativeProvider, Speculator, WatchedIndex
 
     reqs = request.requirements
@@ -123,17 +126,33 @@ def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
             index.close()
             raise
     speculator.begin(target=target, mapping=table, policy=policy)
+    watched = WatchedIndex(index, speculator)
+    # The index side's round trips overlap from here on (see prefetch.py). Projects the
+    # system already provides are resolved at the system's version: nothing to fetch.
+    site_dirs = {os.path.normpath(d) for d in provider.site_dirs()}
+    prefetcher = GraphPrefetcher(
+        watched,
+        target,
+        skip={
+            name
+            for name, dist in target.installed.items()
+            if os.path.normpath(dist.location) in site_dirs
+        },
+        constraints=constraint_map(reqs.constraints, target),
+    )
+    prefetcher.start(r.requirement for r in reqs.requirements)
     try:
         plan = build_plan(
             reqs,
             target=target,
-            index=WatchedIndex(index, speculator),
+            index=watched,
             provider=SpeculativeProvider(provider, speculator),
             mapping=table,
             policy=policy,
         )
         yield PlanningSession(plan, target, provider, table, index, cache)
     finally:
+        prefetcher.stop()
         speculator.stop()
         index.close()
 

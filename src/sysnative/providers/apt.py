@@ -644,8 +644,13 @@ class AptProvider:
             session.close()
 
     def _state_marker(self, state: str) -> Path:
-        """A file that exists once a simulation against system state ``state`` is cached."""
+        """A file that exists once apt answered against system state ``state``: its binary
+        package cache is built, and every simulation asked since is cached."""
         return self._private_dir() / f"state-{state}"
+
+    def _remember_state(self, state: str | None) -> None:
+        if state is not None and not self._state_marker(state).exists():
+            atomic_write(self._state_marker(state), b"")
 
     def _run(self, argv: Sequence[str]) -> Completed:
         try:
@@ -680,6 +685,7 @@ class AptProvider:
                     "Run `apt-get update` (as root) and try again; apt's own message is above.",
                 )
             text = result.stdout
+        self._remember_state(self._state_digest())
         blocks = parse_policy(text)
         architecture = self.native_architecture()
         return {
@@ -733,8 +739,7 @@ class AptProvider:
             stdout = answer
             if cached is not None:
                 atomic_write(cached, stdout.encode("utf-8"))
-        if state is not None and not self._state_marker(state).exists():
-            atomic_write(self._state_marker(state), b"")
+        self._remember_state(state)
         removals = parse_removals(stdout)
         if removals:
             raise ProviderError(
@@ -760,9 +765,9 @@ class AptProvider:
 
         The python3-apt helper opens the cache and keeps it open; without it, ``apt-cache
         policy`` without names reads every package list, writes the binary cache, and prints
-        only the sources' priorities. Returns False, doing nothing, when sysnative has already
-        simulated against exactly this system state (its answers are cached, so guessing
-        ahead would only burn CPU), True otherwise.
+        only the sources' priorities. Returns False, doing nothing, when apt already answered
+        against exactly this system state (its cache is built and the simulations asked so
+        far are cached, so guessing ahead would mostly burn CPU), True otherwise.
         """
         if _missing_tools(self._env):
             return False

@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,16 +26,18 @@ __all__ = ["HELPER", "AptSession"]
 HELPER = Path(__file__).with_name("apthelper.py")
 
 
-def _close(process: subprocess.Popen[str]) -> None:
-    """End the helper: EOF on its stdin ends its loop; a helper still building apt's cache
-    finishes writing it (the next run profits) unless that takes unreasonably long."""
+def _close(process: subprocess.Popen[str], *, opened: threading.Event) -> None:
+    """End the helper. One whose cache is open holds nothing worth waiting for: it is
+    stopped at once. One still building apt's binary cache is left to finish writing it
+    (the next run profits); the EOF on its stdin then ends it, without anyone waiting."""
     if process.poll() is not None:
         return
     try:
         if process.stdin is not None:
             process.stdin.close()
-        process.wait(timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    except OSError:
+        pass
+    if opened.is_set():
         process.kill()
         process.wait()
 
@@ -56,6 +59,8 @@ class AptSession:
         #: ``""`` when the session cannot answer anything.
         self._apt_version: str | None = None
         self._process: subprocess.Popen[str] | None = None
+        #: Set once the helper's first line was read: its cache is open (or it failed).
+        self._hello_read = threading.Event()
         try:
             self._process = subprocess.Popen(
                 argv,
@@ -70,7 +75,7 @@ class AptSession:
             logger.debug("apt helper not started: %s", exc)
             self._apt_version = ""
             return
-        weakref.finalize(self, _close, self._process)
+        weakref.finalize(self, _close, self._process, opened=self._hello_read)
 
     def apt_version(self) -> str:
         """apt's version once the cache is open (waits for it); ``""``: the session is off."""
@@ -82,11 +87,18 @@ class AptSession:
         with self._lock:
             if not self._hello():
                 return None
+            start = time.monotonic()
             reply = self._exchange({"op": op, "names": list(names)})
         if reply is None:
             return None
         text = reply.get("text")
         if reply.get("ok") is True and isinstance(text, str):
+            logger.debug(
+                "apt helper: %s of %d names in %.0f ms",
+                op,
+                len(names),
+                (time.monotonic() - start) * 1000,
+            )
             return text
         logger.debug("apt helper declined %s %s: %s", op, " ".join(names), reply.get("why"))
         return None
@@ -95,7 +107,7 @@ class AptSession:
         """Stop the helper (the system is about to change, or planning is over)."""
         with self._lock:
             if self._process is not None:
-                _close(self._process)
+                _close(self._process, opened=self._hello_read)
             self._apt_version = ""
 
     # -- under the lock ----------------------------------------------------------------------
@@ -103,6 +115,7 @@ class AptSession:
     def _hello(self) -> str:
         if self._apt_version is None:
             reply = self._read()
+            self._hello_read.set()
             if reply is not None and reply.get("ok") is True:
                 self._apt_version = str(reply.get("apt", ""))
                 logger.debug("apt helper ready (apt %s)", self._apt_version)

@@ -23,7 +23,14 @@ logger = logging.getLogger(__name__)
 
 MAX_ROUNDS = 20_000
 
-__all__ = ["Conflict", "FixedProject", "Resolution", "ResolutionConflict", "resolve"]
+__all__ = [
+    "Conflict",
+    "FixedProject",
+    "Resolution",
+    "ResolutionConflict",
+    "constraint_map",
+    "resolve",
+]
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,7 @@ def resolve(
     provider = SysnativeProvider(
         index,
         target,
-        constraints=_constraint_map(constraints, target),
+        constraints=constraint_map(constraints, target),
         fixed=fixed,
         unavailable=unavailable or {},
     )
@@ -202,9 +209,10 @@ def _root_requirements(
         )
 
 
-def _constraint_map(
+def constraint_map(
     constraints: Iterable[UserRequirement], target: TargetEnvironment
 ) -> dict[NormalizedName, SpecifierSet]:
+    """The constraints that apply to ``target``, combined per project."""
     out: dict[NormalizedName, SpecifierSet] = {}
     for user in constraints:
         req = user.requirement
