@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from memory import MemoryIndex, target
@@ -13,7 +14,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from sysnative.models import CoreMetadata, IndexFile
 from sysnative.prefetch import GraphPrefetcher
 
-INDEX = {
+INDEX: dict[str, dict[str, dict[str, Any]]] = {
     "app": {
         "1.0": {"requires": ["old-dep"]},
         "2.0": {"requires": ["lib>=1", "winonly; sys_platform == 'win32'", "opt; extra == 'x'"]},
