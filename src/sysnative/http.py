@@ -228,9 +228,13 @@ class HttpClient:
         return conn
 
     def _context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context(cafile=self._cafile)
-        return self._ssl_context
+        """The one TLS context every connection shares. Creating one loads the whole CA
+        store (tens of milliseconds of CPU), so threads opening their first connections at
+        the same moment must not each make their own."""
+        with self._lock:
+            if self._ssl_context is None:
+                self._ssl_context = ssl.create_default_context(cafile=self._cafile)
+            return self._ssl_context
 
     def _target(self, url: str, headers: Mapping[str, str]) -> _Target:
         parts = urlsplit(url)
