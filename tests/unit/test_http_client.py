@@ -20,7 +20,7 @@ def test_threads_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
         made.append(context)
         return context
 
-    monkeypatch.setattr(http.ssl, "create_default_context", counting)
+    monkeypatch.setattr(ssl, "create_default_context", counting)
     client = http.HttpClient()
     got: list[ssl.SSLContext] = []
 
