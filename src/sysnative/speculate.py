@@ -162,6 +162,8 @@ class Speculator:
             simulated = likely
             try:
                 answers = self._query(likely)
+                if self._is_stopped():  # the real questions were asked meanwhile
+                    return
                 to_install = tuple(
                     sorted(
                         package
@@ -175,6 +177,10 @@ class Speculator:
                     self._simulate(to_install)
             except Exception as exc:
                 logger.debug("speculating: %s", exc)
+
+    def _is_stopped(self) -> bool:
+        with self._cond:
+            return self._stopped
 
     def _query(self, packages: tuple[str, ...]) -> dict[str, SystemPackage | None]:
         with self._cond:
@@ -199,7 +205,7 @@ class Speculator:
 
     def _simulate(self, packages: tuple[str, ...]) -> None:
         with self._cond:
-            if packages in self._simulations:
+            if self._stopped or packages in self._simulations:
                 return
             future: Future[tuple[ClosureItem, ...]] = Future()
             self._simulations[packages] = future
