@@ -152,11 +152,13 @@ class DpkgLocked(ProviderError):
 
 
 class SystemStepError(ProviderError):
-    """The system package transaction ran, and dpkg does not show the planned result.
+    """The system package transaction ran, and the package manager's records do not show the
+    planned result.
 
-    ``state`` describes, one line each, what dpkg now records for every package of the
-    transaction (and what ``dpkg --audit`` reports); ``undo`` holds the commands that revert
-    what this run changed; ``retry`` the commands that finish it instead.
+    ``state`` describes, one line each, what the package manager now records for every
+    package of the transaction (dpkg's status and ``dpkg --audit``, rpm's database, conda's
+    ``conda-meta``, brew's list); ``undo`` holds the commands that revert what this run
+    changed; ``retry`` the commands that finish it instead.
     """
 
     def __init__(

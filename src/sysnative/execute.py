@@ -237,6 +237,7 @@ def _interrupted_system_step(provider: Provider, closure: Sequence[ClosureItem])
         state = provider.verify(closure)
     except SysnativeError as exc:
         state = (f"(the package states could not be read: {exc.message})",)
+    advice, retry = provider.recovery()
     error = SystemStepError(
         "Interrupted during the system step. Nothing was installed from the index.\n"
         + (
@@ -244,10 +245,9 @@ def _interrupted_system_step(provider: Provider, closure: Sequence[ClosureItem])
             if state
             else "Every system package had been installed as planned."
         ),
-        "Run the same command again to finish the job; `dpkg --audit` lists packages dpkg "
-        "left unfinished, and `dpkg --configure -a` (as root) finishes configuring them.",
+        f"Run the same command again to finish the job; {advice}",
         state=state,
-        retry=("dpkg --configure -a",),
+        retry=retry,
     )
     error.exit_code = 130
     return error

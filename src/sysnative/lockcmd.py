@@ -509,3 +509,6 @@ class LockedProvider:
 
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         return self._provider.verify(closure)
+
+    def recovery(self) -> tuple[str, tuple[str, ...]]:
+        return self._provider.recovery()

@@ -235,6 +235,9 @@ class MemoryApt:
         for name, version in packages:
             self.installed_now[name] = version
 
+    def recovery(self) -> tuple[str, tuple[str, ...]]:
+        return ("`dpkg --audit` lists unfinished packages.", ("dpkg --configure -a",))
+
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         return tuple(
             f"{c.name} {c.version}: not installed"

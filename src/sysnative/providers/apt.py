@@ -923,6 +923,14 @@ class AptProvider:
             return
         raise self._step_error(result, states, privileges)
 
+    def recovery(self) -> tuple[str, tuple[str, ...]]:
+        """See :meth:`sysnative.providers.base.Provider.recovery`."""
+        return (
+            "`dpkg --audit` lists packages dpkg left unfinished, and `dpkg --configure -a` "
+            "(as root) finishes configuring them.",
+            ("dpkg --configure -a",),
+        )
+
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         """One line per package dpkg does not record as ``install ok installed`` at the
         planned version; ``()`` when every one is."""

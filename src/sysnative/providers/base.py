@@ -108,12 +108,18 @@ class Provider(SystemQuery, Protocol):
     ) -> None:
         """Run the transaction, then :meth:`verify` it.
 
-        Raises :class:`sysnative.errors.SystemStepError` (with dpkg's state and the undo
-        commands) when the result is not exactly ``closure``, and
-        :class:`sysnative.errors.DpkgLocked` when another package manager held the lock.
+        Raises :class:`sysnative.errors.SystemStepError` (with the package manager's record
+        of each package and the undo commands) when the result is not exactly ``closure``,
+        and :class:`sysnative.errors.DpkgLocked` when another package manager held the lock.
         """
         ...
 
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         """What is not installed as planned, one line per package; ``()`` when all is."""
+        ...
+
+    def recovery(self) -> tuple[str, tuple[str, ...]]:
+        """After an interrupted transaction: how to see what the package manager left
+        unfinished (one sentence), and the commands that finish it (run as root; ``()``
+        when running the same install again is enough)."""
         ...

@@ -835,6 +835,10 @@ class BrewProvider:
             return
         raise _step_error(result, targets, problems, versions)
 
+    def recovery(self) -> tuple[str, tuple[str, ...]]:
+        """See :meth:`sysnative.providers.base.Provider.recovery`."""
+        return ("`brew doctor` reports what an interrupted install left behind.", ())
+
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         """One line per formula whose planned version is not among its installed kegs
         (ONE ``brew list --versions``); ``()`` when every one is installed as planned."""

@@ -1051,6 +1051,14 @@ class CondaProvider:
             return
         raise self._step_error(result, targets, problems)
 
+    def recovery(self) -> tuple[str, tuple[str, ...]]:
+        """See :meth:`sysnative.providers.base.Provider.recovery`."""
+        return (
+            "conda links each package into the environment whole; `conda list` (or the "
+            "micromamba or mamba equivalent) shows what the environment has now.",
+            (),
+        )
+
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         """One line per package whose exact ``conda-meta/NAME-VERSION-BUILD.json`` record is
         missing or says otherwise; ``()`` when every one is installed as planned."""

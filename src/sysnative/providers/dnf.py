@@ -1314,6 +1314,14 @@ class DnfProvider:
             return
         raise self._step_error(result, states, privileges)
 
+    def recovery(self) -> tuple[str, tuple[str, ...]]:
+        """See :meth:`sysnative.providers.base.Provider.recovery`."""
+        return (
+            "`dnf check` lists the broken dependencies and duplicate packages an interrupted "
+            "rpm transaction can leave.",
+            (),
+        )
+
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         """One line per package rpm does not record at the planned version (or that still has
         the version an upgrade replaced); ``()`` when every one is as planned.
