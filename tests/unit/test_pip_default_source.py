@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sysnative import pipconfig
-from sysnative.pipconfig import (
+from sysnative import pipconfig, pipdefault
+from sysnative.pipdefault import (
     parse_index_url_help,
     parse_pip_index_source,
     pip_default_index_url,
@@ -148,10 +148,10 @@ def _fake_venv(root: Path, index_py: str, *, system_site: bool = False) -> str:
 
 @pytest.fixture
 def no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if sysnative.pipconfig starts a subprocess; and no PYTHONPATH/user site
+    """Fail the test if sysnative.pipdefault starts a subprocess; and no PYTHONPATH/user site
     of the machine running the tests."""
 
-    monkeypatch.setattr(pipconfig, "run", _no_run)
+    monkeypatch.setattr(pipdefault, "run", _no_run)
     _isolate_search_path(monkeypatch)
 
 
@@ -340,7 +340,7 @@ def test_system_site_venv_without_its_own_pip(
 def test_running_interpreter_pip_is_found_without_importing_it() -> None:
     already = "pip" in sys.modules
 
-    pip_dir = pipconfig._pip_package_dir(sys.executable)
+    pip_dir = pipdefault._pip_package_dir(sys.executable)
 
     if pip_dir is None:
         pytest.skip("the interpreter running the tests has no pip")
@@ -362,7 +362,7 @@ def test_unparsable_source_falls_back_to_pip_help(
         calls.append(list(argv))
         return Completed(tuple(argv), 0, HELP, "")
 
-    monkeypatch.setattr(pipconfig, "run", fake_run)
+    monkeypatch.setattr(pipdefault, "run", fake_run)
 
     url = pip_default_index_url(python, cache_dir=tmp_path / "cache")
 
@@ -377,7 +377,7 @@ def test_python_path_makes_the_layout_unknown(
     _isolate_search_path(monkeypatch)
     python = _fake_venv(tmp_path / "venv", CURRENT_INDEX_PY.replace("{url}", MADE_UP))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "elsewhere"))
-    monkeypatch.setattr(pipconfig, "run", lambda argv, **kw: Completed(tuple(argv), 0, HELP, ""))
+    monkeypatch.setattr(pipdefault, "run", lambda argv, **kw: Completed(tuple(argv), 0, HELP, ""))
 
     assert pip_default_index_url(python, cache_dir=tmp_path / "cache") == HELP_URL
 
@@ -392,7 +392,7 @@ def test_source_matches_the_real_pip_help(tmp_path: Path, monkeypatch: pytest.Mo
     for name in list(os.environ):
         if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
             monkeypatch.delenv(name)
-    pip_dir = pipconfig._pip_package_dir(sys.executable)
+    pip_dir = pipdefault._pip_package_dir(sys.executable)
     if pip_dir is None:
         pytest.skip("the interpreter running the tests has no pip")
 
@@ -402,5 +402,5 @@ def test_source_matches_the_real_pip_help(tmp_path: Path, monkeypatch: pytest.Mo
     assert completed.ok, completed.describe()
     assert from_source is not None, f"the source in {pip_dir} has an unexpected shape"
     assert from_source == parse_index_url_help(completed.stdout)
-    monkeypatch.setattr(pipconfig, "run", _no_run)
+    monkeypatch.setattr(pipdefault, "run", _no_run)
     assert pip_default_index_url(sys.executable, cache_dir=tmp_path / "cache") == from_source
