@@ -44,7 +44,12 @@ from sysnative.errors import (
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.aptsession import AptSession
 from sysnative.providers.base import Privileges
-from sysnative.providers.common import checked_transaction, privilege_error, root_or_sudo
+from sysnative.providers.common import (
+    checked_transaction,
+    privilege_error,
+    root_or_sudo,
+    transaction_differences,
+)
 from sysnative.providers.debversion import debian_to_pep440
 from sysnative.runner import CommandNotFound, Completed, run
 
@@ -300,29 +305,7 @@ def closure_differences(
     Compared by name and version (architecture and the replaced version follow from those);
     ``()`` when they are the same set.
     """
-    plan: dict[str, set[str]] = {}
-    for item in planned:
-        plan.setdefault(item.name, set()).add(item.version)
-    now: dict[str, set[str]] = {}
-    for item in simulated:
-        now.setdefault(item.name, set()).add(item.version)
-    out: list[str] = []
-    for name in [*plan, *(n for n in now if n not in plan)]:
-        want, got = plan.get(name, set()), now.get(name, set())
-        if want == got:
-            continue
-        if not got:
-            out.append(
-                f"{name} {', '.join(sorted(want))}: in the plan, but apt would not install it now"
-            )
-        elif not want:
-            out.append(f"{name} {', '.join(sorted(got))}: apt would install it, the plan does not")
-        else:
-            out.append(
-                f"{name}: the plan has {', '.join(sorted(want))}, "
-                f"apt would install {', '.join(sorted(got))}"
-            )
-    return tuple(out)
+    return transaction_differences(planned, simulated, "apt")
 
 
 #: dpkg's package states (dpkg-query(1), "Package status"), as the user should read them.

@@ -61,7 +61,7 @@ from packaging.version import InvalidVersion, Version
 from sysnative.errors import PrivilegeError, ProviderError, ProviderUnavailable, SystemStepError
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.base import Privileges
-from sysnative.providers.common import checked_transaction, user_name
+from sysnative.providers.common import checked_transaction, transaction_differences, user_name
 from sysnative.runner import CommandNotFound, Completed, run
 
 __all__ = [
@@ -434,20 +434,7 @@ def closure_differences(
     planned: Sequence[ClosureItem], simulated: Sequence[ClosureItem]
 ) -> tuple[str, ...]:
     """How brew's simulated transaction differs from the plan, one line per formula."""
-    plan = {item.name: item.version for item in planned}
-    now = {item.name: item.version for item in simulated}
-    out: list[str] = []
-    for name in [*plan, *(n for n in now if n not in plan)]:
-        want, got = plan.get(name), now.get(name)
-        if want == got:
-            continue
-        if got is None:
-            out.append(f"{name} {want}: in the plan, but brew would not install it now")
-        elif want is None:
-            out.append(f"{name} {got}: brew would install it, the plan does not")
-        else:
-            out.append(f"{name}: the plan has {want}, brew would install {got}")
-    return tuple(out)
+    return transaction_differences(planned, simulated, "brew")
 
 
 # --------------------------------------------------------------------------------------------

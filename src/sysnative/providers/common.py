@@ -14,7 +14,13 @@ from sysnative.models import ClosureItem
 from sysnative.providers.base import Privileges
 from sysnative.runner import CommandNotFound, run
 
-__all__ = ["checked_transaction", "privilege_error", "root_or_sudo", "user_name"]
+__all__ = [
+    "checked_transaction",
+    "privilege_error",
+    "root_or_sudo",
+    "transaction_differences",
+    "user_name",
+]
 
 
 def user_name(uid: int) -> str:
@@ -87,3 +93,44 @@ def checked_transaction(
             "The plan is inconsistent; make it again.",
         )
     return pairs
+
+
+def transaction_differences(
+    planned: Sequence[ClosureItem],
+    simulated: Sequence[ClosureItem],
+    tool: str,
+    normalize: Callable[[str], str] = str,
+) -> tuple[str, ...]:
+    """How ``tool``'s simulated transaction differs from the plan's, one line per package.
+
+    Compared by name and version (``normalize``d: rpm spells one version several ways);
+    ``()`` when they are the same set.
+    """
+
+    def versions(items: Sequence[ClosureItem]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for item in items:
+            out.setdefault(item.name, set()).add(normalize(item.version))
+        return out
+
+    plan, now = versions(planned), versions(simulated)
+    out: list[str] = []
+    for name in [*plan, *(n for n in now if n not in plan)]:
+        want, got = plan.get(name, set()), now.get(name, set())
+        if want == got:
+            continue
+        if not got:
+            out.append(
+                f"{name} {', '.join(sorted(want))}: in the plan, but {tool} would not install "
+                "it now"
+            )
+        elif not want:
+            out.append(
+                f"{name} {', '.join(sorted(got))}: {tool} would install it, the plan does not"
+            )
+        else:
+            out.append(
+                f"{name}: the plan has {', '.join(sorted(want))}, {tool} would install "
+                f"{', '.join(sorted(got))}"
+            )
+    return tuple(out)

@@ -76,7 +76,7 @@ from packaging.version import Version
 from sysnative.errors import PrivilegeError, ProviderError, ProviderUnavailable, SystemStepError
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.base import Privileges
-from sysnative.providers.common import checked_transaction, user_name
+from sysnative.providers.common import checked_transaction, transaction_differences, user_name
 from sysnative.providers.condaversion import (
     BUILD_RE,
     VERSION_RE,
@@ -590,32 +590,7 @@ def closure_differences(
 ) -> tuple[str, ...]:
     """How the tool's simulated transaction differs from the plan's, one line per package
     (compared by name and ``VERSION=BUILD``); ``()`` when they are the same set."""
-    plan: dict[str, set[str]] = {}
-    for item in planned:
-        plan.setdefault(item.name, set()).add(item.version)
-    now: dict[str, set[str]] = {}
-    for item in simulated:
-        now.setdefault(item.name, set()).add(item.version)
-    out: list[str] = []
-    for name in [*plan, *(n for n in now if n not in plan)]:
-        want, got = plan.get(name, set()), now.get(name, set())
-        if want == got:
-            continue
-        if not got:
-            out.append(
-                f"{name} {', '.join(sorted(want))}: in the plan, but {tool} would not install "
-                "it now"
-            )
-        elif not want:
-            out.append(
-                f"{name} {', '.join(sorted(got))}: {tool} would install it, the plan does not"
-            )
-        else:
-            out.append(
-                f"{name}: the plan has {', '.join(sorted(want))}, {tool} would install "
-                f"{', '.join(sorted(got))}"
-            )
-    return tuple(out)
+    return transaction_differences(planned, simulated, tool)
 
 
 # --------------------------------------------------------------------------------------------

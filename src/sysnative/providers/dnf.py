@@ -66,7 +66,12 @@ from sysnative.errors import (
 )
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.base import Privileges
-from sysnative.providers.common import checked_transaction, privilege_error, root_or_sudo
+from sysnative.providers.common import (
+    checked_transaction,
+    privilege_error,
+    root_or_sudo,
+    transaction_differences,
+)
 from sysnative.providers.rpmversion import RpmVersion, compare_evr, rpm_to_pep440
 from sysnative.runner import CommandNotFound, Completed, run
 
@@ -757,37 +762,17 @@ def closure_differences(
 ) -> tuple[str, ...]:
     """How dnf's simulated transaction differs from the plan's, one line per package.
 
-    Compared by name and version; ``()`` when they are the same set.
+    Compared by name and version, each version read as rpm reads it; ``()`` when they are
+    the same set.
     """
+    return transaction_differences(planned, simulated, "dnf", _rpm_spelling)
 
-    def versions(items: Sequence[ClosureItem]) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for item in items:
-            try:
-                version = str(RpmVersion.parse(item.version))
-            except ValueError:
-                version = item.version
-            out.setdefault(item.name, set()).add(version)
-        return out
 
-    plan, now = versions(planned), versions(simulated)
-    out: list[str] = []
-    for name in [*plan, *(n for n in now if n not in plan)]:
-        want, got = plan.get(name, set()), now.get(name, set())
-        if want == got:
-            continue
-        if not got:
-            out.append(
-                f"{name} {', '.join(sorted(want))}: in the plan, but dnf would not install it now"
-            )
-        elif not want:
-            out.append(f"{name} {', '.join(sorted(got))}: dnf would install it, the plan does not")
-        else:
-            out.append(
-                f"{name}: the plan has {', '.join(sorted(want))}, "
-                f"dnf would install {', '.join(sorted(got))}"
-            )
-    return tuple(out)
+def _rpm_spelling(version: str) -> str:
+    try:
+        return str(RpmVersion.parse(version))
+    except ValueError:
+        return version
 
 
 # --------------------------------------------------------------------------------------------
