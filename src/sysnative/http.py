@@ -26,6 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from sysnative import __version__
 from sysnative.errors import IndexFailure
+from sysnative.hostnames import HostResolver
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class HttpClient:
         self._cafile = cafile or environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE")
         self._ssl_context: ssl.SSLContext | None = None
         self._proxies = {k.lower(): v for k, v in urllib.request.getproxies_environment().items()}
+        self._resolver = HostResolver()
         self._local = threading.local()
         self._all: list[_Connection] = []
         self._lock = threading.Lock()
@@ -225,6 +227,9 @@ class HttpClient:
                 conn.set_tunnel(target.host, target.port, headers=proxy_headers)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        # http.client's own hook for opening the socket (its connect() calls it with the
+        # host and port, the proxy's when tunnelling): each host is looked up once per run.
+        conn._create_connection = self._resolver.create_connection  # type: ignore[attr-defined]
         return conn
 
     def _context(self) -> ssl.SSLContext:

@@ -148,12 +148,24 @@ _MEMO_LIMIT = 100_000
 _FileNameInfo = tuple[NormalizedName, Version, frozenset[Tag], FileKind]
 _filename_memo: dict[str, _FileNameInfo | None] = {}
 _requires_python_memo: dict[str, SpecifierSet | None] = {}
+#: A wheel name's two halves, parsed once each: ``name-version[-build]`` (shared by every
+#: file of a release) and the tag triple (shared by a platform's files across releases).
+#: Sharing also makes equal versions and tag sets the *same* objects, which the per-call
+#: identity memos of :func:`list_releases` and :func:`_encode_files` rely on.
+_wheel_stem_memo: dict[str, tuple[NormalizedName, Version] | None] = {}
+_wheel_tags_memo: dict[str, frozenset[Tag] | None] = {}
 
 
 def clear_parse_caches() -> None:
     """Forget the per-process parsing memos (for benchmarks and tests)."""
-    _filename_memo.clear()
-    _requires_python_memo.clear()
+    for memo in (_filename_memo, _requires_python_memo, _wheel_stem_memo, _wheel_tags_memo):
+        memo.clear()
+
+
+def _remember(memo: dict[str, Any], key: str, value: Any) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
 
 
 def _parse_filename(filename: str) -> _FileNameInfo | None:
@@ -163,19 +175,52 @@ def _parse_filename(filename: str) -> _FileNameInfo | None:
     except KeyError:
         pass
     info: _FileNameInfo | None
-    try:
-        if filename.endswith(".whl"):
-            name, version, _build, tags = parse_wheel_filename(filename)
-            info = (name, version, tags, FileKind.WHEEL)
-        else:
+    if filename.endswith(".whl"):
+        info = _parse_wheel_filename(filename)
+    else:
+        try:
             name, version = parse_sdist_filename(filename)
             info = (name, version, frozenset(), FileKind.SDIST)
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        info = None
-    if len(_filename_memo) >= _MEMO_LIMIT:
-        _filename_memo.clear()
-    _filename_memo[filename] = info
+        except (InvalidSdistFilename, InvalidVersion):
+            info = None
+    _remember(_filename_memo, filename, info)
     return info
+
+
+def _parse_wheel_filename(filename: str) -> _FileNameInfo | None:
+    """``packaging.utils.parse_wheel_filename``, each half of the name parsed once per run.
+
+    packaging's checks of the stem (project name, version, build tag) and of the tag triple
+    are independent of each other, so each half is validated by packaging itself, next to a
+    neutral other half (``py3-none-any``, ``x-0``): the verdict is packaging's, for whichever
+    packaging is installed, and a page's thousands of files cost a few dozen parses.
+    """
+    stem = filename[:-4]
+    dashes = stem.count("-")
+    if dashes not in (4, 5):
+        return None
+    head = stem.rsplit("-", 3)[0]  # name-version[-build]
+    tag_text = stem[len(head) + 1 :]  # python-abi-platform
+    try:
+        parsed_stem = _wheel_stem_memo[head]
+    except KeyError:
+        try:
+            name, version, _build, _tags = parse_wheel_filename(f"{head}-py3-none-any.whl")
+            parsed_stem = (name, version)
+        except (InvalidWheelFilename, InvalidVersion):
+            parsed_stem = None
+        _remember(_wheel_stem_memo, head, parsed_stem)
+    try:
+        tags = _wheel_tags_memo[tag_text]
+    except KeyError:
+        try:
+            tags = parse_wheel_filename(f"x-0-{tag_text}.whl")[3]
+        except (InvalidWheelFilename, InvalidVersion):
+            tags = None
+        _remember(_wheel_tags_memo, tag_text, tags)
+    if parsed_stem is None or tags is None:
+        return None
+    return (*parsed_stem, tags, FileKind.WHEEL)
 
 
 def make_index_file(
@@ -234,9 +279,7 @@ def parse_requires_python(value: str | None) -> SpecifierSet | None:
             result = SpecifierSet(value)
         except InvalidSpecifier:
             logger.debug("ignoring invalid requires-python %r", value)
-    if len(_requires_python_memo) >= _MEMO_LIMIT:
-        _requires_python_memo.clear()
-    _requires_python_memo[value] = result
+    _remember(_requires_python_memo, value, result)
     return result
 
 
@@ -449,16 +492,27 @@ def _parsed_header(body: bytes, content_type: str, page_url: str, project: str |
 
 
 def _encode_files(header: str, files: Iterable[IndexFile]) -> bytes:
+    # Versions, tag sets and Requires-Python values are shared objects (see the parsing
+    # memos), recurring across hundreds of files: each is spelled once, keyed by identity.
+    # The values hold their objects, so an id cannot be reused while the dict lives.
+    spelled: dict[int, tuple[object, str]] = {}
+
+    def spell(value: object, render: Callable[[Any], str] = str) -> str:
+        known = spelled.get(id(value))
+        if known is None:
+            known = spelled[id(value)] = (value, render(value))
+        return known[1]
+
     rows = [
         [
             f.project,
-            str(f.version),
+            spell(f.version),
             f.filename,
             f.url,
             f.kind.value,
-            " ".join(sorted(str(t) for t in f.tags)),
+            spell(f.tags, _spell_tags),
             f.sha256,
-            str(f.requires_python) if f.requires_python is not None else None,
+            spell(f.requires_python) if f.requires_python is not None else None,
             f.yanked,
             f.metadata_advertised,
             f.metadata_sha256,
@@ -467,6 +521,10 @@ def _encode_files(header: str, files: Iterable[IndexFile]) -> bytes:
         for f in files
     ]
     return (header + "\n" + json.dumps(rows, separators=(",", ":"))).encode()
+
+
+def _spell_tags(tags: frozenset[Tag]) -> str:
+    return " ".join(sorted(str(t) for t in tags))
 
 
 def _decode_files(data: bytes, header: str) -> tuple[IndexFile, ...] | None:

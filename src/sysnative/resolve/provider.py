@@ -429,30 +429,36 @@ def list_releases(
     #: version -> {"python": specifier, "yanked": reason, "tags": ""}, first of each kind.
     dropped: dict[Version, dict[str, str]] = {}
     any_wheel = False
-    # A project lists thousands of files with a handful of distinct Requires-Python values;
-    # evaluating each once keeps large pages cheap.
-    python_ok: dict[str, bool] = {}
+    # A project lists thousands of files with a handful of distinct Requires-Python values
+    # and tag sets, shared objects (the index's parsing memos): each is judged once, keyed
+    # by identity. The values hold their objects, so no id is reused while the dicts live.
+    python_ok: dict[int, tuple[SpecifierSet, bool]] = {}
+    best_tag: dict[int, tuple[frozenset[Tag], int]] = {}
+    worst = len(tag_priority) + 1
     for f in files:
         if f.yanked is not None:
             dropped.setdefault(f.version, {}).setdefault("yanked", f.yanked)
             continue
         if f.requires_python is not None:
-            key = str(f.requires_python)
-            ok = python_ok.get(key)
-            if ok is None:
-                ok = python_ok[key] = f.requires_python.contains(python_version, prereleases=True)
-            if not ok:
-                dropped.setdefault(f.version, {}).setdefault("python", key)
+            judged = python_ok.get(id(f.requires_python))
+            if judged is None:
+                ok = f.requires_python.contains(python_version, prereleases=True)
+                judged = python_ok[id(f.requires_python)] = (f.requires_python, ok)
+            if not judged[1]:
+                dropped.setdefault(f.version, {}).setdefault("python", str(f.requires_python))
                 continue
         if f.kind is FileKind.WHEEL:
-            if not any(t in tag_priority for t in f.tags):
+            ranked = best_tag.get(id(f.tags))
+            if ranked is None:
+                best = min((tag_priority.get(t, worst) for t in f.tags), default=worst)
+                ranked = best_tag[id(f.tags)] = (f.tags, best)
+            if ranked[1] == worst:
                 dropped.setdefault(f.version, {}).setdefault("tags", "")
                 continue
             any_wheel = True
         by_version[f.version].append(f)
     out = []
     sdist_only: set[Version] = set()
-    worst = len(tag_priority) + 1
     for version in sorted(by_version, reverse=True):
         group = by_version[version]
         wheels = [f for f in group if f.kind is FileKind.WHEEL]
@@ -465,8 +471,7 @@ def list_releases(
                 return (1, worst, f.filename)
             # pip's order: the most specific tag the target supports. Whether a pure wheel
             # exists (and is then the one installed) is decided later, by ``classify``.
-            best = min(tag_priority.get(t, worst) for t in f.tags)
-            return (0, best, f.filename)
+            return (0, best_tag[id(f.tags)][1], f.filename)
 
         out.append(Candidate(name, version, files=tuple(sorted(group, key=rank))))
     kept = {c.version for c in out}

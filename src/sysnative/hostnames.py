@@ -1,0 +1,137 @@
+"""Look each host name up once per run, and do not wait out a lost DNS answer.
+
+Every new connection used to ask the system's resolver (``getaddrinfo``) for its host. A
+cold run opens a few dozen connections to the same two or three hosts, most of them at the
+same moment, and a lost UDP answer makes glibc's resolver wait its full timeout (5 s by
+default) before asking again: on a container network that loses answers to simultaneous
+queries, one run in two stalled for five seconds on a single index page.
+
+:class:`HostResolver` asks once per ``(host, port)`` and shares the answer (later askers
+wait for the first), and hedges: when an answer has not come after :data:`HEDGE_AFTER`
+seconds, it asks again in parallel and takes whichever answer comes first, as a browser
+does. A failed lookup is not remembered, so a retry asks anew. Connections then go to the
+numeric addresses in the resolver's order, like ``socket.create_connection``; TLS still
+checks the certificate against the host name.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+
+__all__ = ["HEDGE_AFTER", "HostResolver"]
+
+#: Seconds to wait for an answer before asking again in parallel. A normal lookup takes a
+#: few milliseconds; a lost one takes the resolver's timeout.
+HEDGE_AFTER = 0.25
+#: Lookups in flight at most per name (the first and its hedges).
+MAX_ATTEMPTS = 3
+
+_AddrInfo = list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[object, ...]]]
+Lookup = Callable[[str, int], _AddrInfo]
+
+
+def _getaddrinfo(host: str, port: int) -> _AddrInfo:
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)  # type: ignore[return-value]
+
+
+class _Answer:
+    """The first answer of one or more attempts at the same lookup."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.addresses: _AddrInfo | None = None
+        self.error: OSError | None = None
+        self._started = 0
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def start(self, lookup: Lookup, host: str, port: int) -> None:
+        with self._lock:
+            self._started += 1
+        # Daemon threads: a lookup stuck in the resolver must not hold up the exit.
+        threading.Thread(
+            target=self._attempt, args=(lookup, host, port), name=f"resolve-{host}", daemon=True
+        ).start()
+
+    def _attempt(self, lookup: Lookup, host: str, port: int) -> None:
+        try:
+            addresses = lookup(host, port)
+        except OSError as exc:
+            with self._lock:
+                self._failures += 1
+                # An error counts only when every attempt failed: a hedge may still answer.
+                if self._failures == self._started and not self.done.is_set():
+                    self.error = exc
+                    self.done.set()
+            return
+        with self._lock:
+            if not self.done.is_set():
+                self.addresses = addresses
+                self.done.set()
+
+
+class HostResolver:
+    """Shared, hedged ``getaddrinfo`` for one run's connections (thread-safe)."""
+
+    def __init__(self, lookup: Lookup = _getaddrinfo, *, hedge_after: float = HEDGE_AFTER) -> None:
+        self._lookup = lookup
+        self._hedge_after = hedge_after
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, int], _AddrInfo] = {}
+        self._pending: dict[tuple[str, int], threading.Event] = {}
+
+    def addresses(self, host: str, port: int) -> _AddrInfo:
+        """The addresses of ``host`` (raises ``OSError``, e.g. ``socket.gaierror``)."""
+        key = (host, port)
+        while True:
+            with self._lock:
+                known = self._known.get(key)
+                if known is not None:
+                    return known
+                pending = self._pending.get(key)
+                if pending is None:
+                    pending = self._pending[key] = threading.Event()
+                    break
+            pending.wait()  # another thread is asking; then read its answer (or ask anew)
+        try:
+            addresses = self._ask(host, port)
+            with self._lock:
+                self._known[key] = addresses
+            return addresses
+        finally:
+            with self._lock:
+                del self._pending[key]
+            pending.set()
+
+    def create_connection(
+        self,
+        address: tuple[str, int],
+        timeout: float | None = None,
+        source_address: tuple[str, int] | None = None,
+    ) -> socket.socket:
+        """``socket.create_connection`` on the remembered addresses of ``address``."""
+        host, port = address
+        error: OSError | None = None
+        for family, _type, _proto, _name, sockaddr in self.addresses(host, port):
+            numeric = str(sockaddr[0])
+            if family == socket.AF_INET6 and len(sockaddr) == 4 and sockaddr[3]:
+                numeric = f"{numeric}%{sockaddr[3]}"  # a link-local address keeps its scope
+            try:
+                # A numeric address is not looked up again.
+                return socket.create_connection((numeric, port), timeout, source_address)
+            except OSError as exc:
+                error = exc
+        raise error or OSError(f"no address for {host}")
+
+    def _ask(self, host: str, port: int) -> _AddrInfo:
+        answer = _Answer()
+        for started in range(1, MAX_ATTEMPTS + 1):
+            answer.start(self._lookup, host, port)
+            if started < MAX_ATTEMPTS and answer.done.wait(self._hedge_after * started):
+                break
+        answer.done.wait()
+        if answer.addresses is None:
+            raise answer.error or socket.gaierror(f"no address for {host}")
+        return answer.addresses
