@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sysnative.models import FileKind, IndexFile
-from sysnative.resolve import Candidate
+
+if TYPE_CHECKING:
+    from sysnative.resolve import Candidate
 
 
 class Kind(str, enum.Enum):

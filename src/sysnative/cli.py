@@ -169,9 +169,8 @@ def _print_error(exc: SysnativeError, verbose: int) -> None:
 
 
 def _install(args: argparse.Namespace, verbose: int) -> int:
-    from sysnative import environment, execute, report
+    from sysnative import report
     from sysnative.planning import planning_session
-    from sysnative.staging import TerminalProgress
 
     config = effective_config(args)
     request = plan_request(args, config)
@@ -190,6 +189,9 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
                 _warn_unseen(plan, target, provider)
                 print(report.summary(plan) + " (dry run: nothing was changed)")
             return 0
+        from sysnative import environment, execute
+        from sysnative.staging import TerminalProgress
+
         result = execute.execute(
             plan,
             target=target,

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import packaging
 from packaging.tags import Tag, parse_tag
@@ -40,6 +41,9 @@ from sysnative.errors import EnvironmentProbeError
 from sysnative.runner import CommandNotFound, run
 
 logger = logging.getLogger(__name__)
+
+#: Tag priorities by tag list (see :meth:`TargetEnvironment.tag_priority`).
+_tag_priorities: dict[tuple[Tag, ...], Mapping[Tag, int]] = {}
 
 _PROBE = r"""
 import json, os, site, sys, sysconfig
@@ -130,9 +134,20 @@ class TargetEnvironment:
     def is_venv(self) -> bool:
         return self.prefix != self.base_prefix
 
-    def tag_priority(self) -> dict[Tag, int]:
-        """Lower is better, as in pip: the order of ``sys_tags()`` in the target."""
-        return {tag: i for i, tag in enumerate(self.tags)}
+    def tag_priority(self) -> Mapping[Tag, int]:
+        """Lower is better, as in pip: the order of ``sys_tags()`` in the target.
+
+        One shared mapping per tag list, so that listings computed for the same target (by
+        the resolver's passes, the prefetcher and the speculator) can be memoized on it.
+        """
+        known = _tag_priorities.get(self.tags)
+        if known is None:
+            if len(_tag_priorities) >= 64:
+                _tag_priorities.clear()
+            known = _tag_priorities[self.tags] = MappingProxyType(
+                {tag: i for i, tag in enumerate(self.tags)}
+            )
+        return known
 
     def sees(self, directory: str) -> bool:
         """Whether ``directory`` is on the target's ``sys.path``."""

@@ -154,11 +154,18 @@ _requires_python_memo: dict[str, SpecifierSet | None] = {}
 #: identity memos of :func:`list_releases` and :func:`_encode_files` rely on.
 _wheel_stem_memo: dict[str, tuple[NormalizedName, Version] | None] = {}
 _wheel_tags_memo: dict[str, frozenset[Tag] | None] = {}
+_requires_dist_memo: dict[str, Requirement | None] = {}
 
 
 def clear_parse_caches() -> None:
     """Forget the per-process parsing memos (for benchmarks and tests)."""
-    for memo in (_filename_memo, _requires_python_memo, _wheel_stem_memo, _wheel_tags_memo):
+    for memo in (
+        _filename_memo,
+        _requires_python_memo,
+        _wheel_stem_memo,
+        _wheel_tags_memo,
+        _requires_dist_memo,
+    ):
         memo.clear()
 
 
@@ -615,6 +622,25 @@ def parse_page_cached(
 # -- parsing: core metadata --------------------------------------------------------------
 
 
+def parse_requires_dist(line: str) -> Requirement | None:
+    """A Requires-Dist value, or ``None`` if it does not parse.
+
+    Memoized per string, as Requires-Python is: a project's releases repeat the same lines
+    (xarray's thirty releases, each with dozens of extras), and packaging's parser costs tens
+    of microseconds per line. The returned ``Requirement`` may be shared: do not mutate it.
+    """
+    try:
+        return _requires_dist_memo[line]
+    except KeyError:
+        pass
+    try:
+        requirement: Requirement | None = Requirement(line)
+    except InvalidRequirement:
+        requirement = None
+    _remember(_requires_dist_memo, line, requirement)
+    return requirement
+
+
 def parse_core_metadata(data: bytes) -> CoreMetadata:
     """The resolver's view of a METADATA file; unparsable requirement lines are skipped.
 
@@ -627,10 +653,11 @@ def parse_core_metadata(data: bytes) -> CoreMetadata:
         raise ValueError("no Name or Version field")
     requires = []
     for line in raw.get("requires_dist", []):
-        try:
-            requires.append(Requirement(line))
-        except InvalidRequirement:
+        requirement = parse_requires_dist(line)
+        if requirement is None:
             logger.debug("skipping unparsable Requires-Dist %r of %s", line, name)
+        else:
+            requires.append(requirement)
     extras = frozenset(canonicalize_name(e) for e in raw.get("provides_extra", []))
     return CoreMetadata(
         name=canonicalize_name(name),

@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
-
-from sysnative.cache import Cache
-from sysnative.environment import TargetEnvironment
 from sysnative.errors import UsageError
-from sysnative.index import SimpleIndexClient
-from sysnative.mapping import MappingTable
-from sysnative.models import Plan
-from sysnative.providers.base import Provider
-from sysnative.requirements import RequirementSet
-from sysnative.route import RoutePolicy
+
+# The index, resolver and their dependencies are imported inside planning_session, after the
+# provider's slow setup has started: a cold apt needs the whole run's head start it can get.
+if TYPE_CHECKING:
+    from sysnative.cache import Cache
+    from sysnative.environment import TargetEnvironment
+    from sysnative.index import SimpleIndexClient
+    from sysnative.mapping import MappingTable
+    from sysnative.models import Plan
+    from sysnative.providers.base import Provider
+    from sysnative.requirements import RequirementSet
+    from sysnative.route import RoutePolicy
 
 __all__ = ["PlanRequest", "PlanningSession", "planning_session"]
 
@@ -71,12 +73,9 @@ class PlanningSession:
 @contextmanager
 def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
     """Plan ``request``; the index client and background work stop when the block ends."""
-    from sysnative import environment, mapping, pipconfig
-    from sysnative.pipeline import build_plan
-    from sysnative.prefetch import GraphPrefetcher
+    from sysnative.cache import Cache
     from sysnative.providers import select_provider
-    from sysnative.resolve.resolver import constraint_map
-    from sysnative.speculate import SpeculativeProvider, Speculator, WatchedIndex
+    from sysnative.speculate import Speculator
 
     reqs = request.requirements
     if not reqs.requirements:
@@ -92,17 +91,29 @@ def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
     provider = select_provider(
         request.provider, cache_dir=cache.root, options=request.provider_options
     )
-    # Mapping layers are read before anything starts, so a broken file stops the run at once.
-    table = mapping.load_layers(
-        provider.ecosystem,
-        files=request.mapping_files,
-        site_files=request.site_mapping_files,
-        user_files=request.user_mapping_files,
-        project_dir=request.project_dir,
-    )
-    # The system side's slow setup starts now, in the background (see speculate.py).
+    # The system side's slow setup starts now, in the background (see speculate.py), before
+    # anything else is read or imported.
     speculator = Speculator(provider)
-    interpreter = environment.choose_interpreter(request.python)
+    try:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from packaging.utils import canonicalize_name
+
+        from sysnative import environment, mapping, pipconfig
+        from sysnative.index import SimpleIndexClient
+
+        # Mapping layers are read before the index is asked: a broken file stops the run.
+        table = mapping.load_layers(
+            provider.ecosystem,
+            files=request.mapping_files,
+            site_files=request.site_mapping_files,
+            user_files=request.user_mapping_files,
+            project_dir=request.project_dir,
+        )
+        interpreter = environment.choose_interpreter(request.python)
+    except BaseException:
+        speculator.stop()
+        raise
     # The target probe and pip's configuration are both subprocesses: run them side by side.
     with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
         # --refresh asks everything anew, the target's own description included.
@@ -125,6 +136,11 @@ def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
             speculator.stop()
             index.close()
             raise
+    from sysnative.pipeline import build_plan
+    from sysnative.prefetch import GraphPrefetcher
+    from sysnative.resolve.resolver import constraint_map
+    from sysnative.speculate import SpeculativeProvider, WatchedIndex
+
     speculator.begin(target=target, mapping=table, policy=policy)
     watched = WatchedIndex(index, speculator)
     # The index side's round trips overlap from here on (see prefetch.py). Projects the
@@ -163,7 +179,9 @@ def route_policy(
     pypi: Sequence[str],
 ) -> RoutePolicy:
     """The routing policy from the ``--native-fallback``/``--system``/``--pypi`` values."""
-    from sysnative.route import Fallback
+    from packaging.utils import canonicalize_name
+
+    from sysnative.route import Fallback, RoutePolicy
 
     return RoutePolicy(
         native_fallback=Fallback(native_fallback),

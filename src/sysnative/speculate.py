@@ -29,19 +29,21 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from packaging.tags import Tag
-from packaging.utils import NormalizedName
-from packaging.version import Version
+# Only what starting a Speculator needs is imported here: it is created first thing in a
+# planning run, to start the provider's slow setup while the rest of sysnative is imported.
+if TYPE_CHECKING:
+    from packaging.tags import Tag
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
 
-from sysnative.classify import Kind, classify
-from sysnative.environment import TargetEnvironment
-from sysnative.index import IndexClient
-from sysnative.mapping import MappingTable
-from sysnative.models import ClosureItem, CoreMetadata, IndexFile, Route, SystemPackage
-from sysnative.providers.base import SystemQuery
-from sysnative.resolve.provider import build_candidates
-from sysnative.route import Decision, RoutePolicy, decide
+    from sysnative.environment import TargetEnvironment
+    from sysnative.index import IndexClient
+    from sysnative.mapping import MappingTable
+    from sysnative.models import ClosureItem, CoreMetadata, IndexFile, SystemPackage
+    from sysnative.providers.base import SystemQuery
+    from sysnative.route import RoutePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ class Speculator:
         self, *, target: TargetEnvironment, mapping: MappingTable, policy: RoutePolicy
     ) -> None:
         """What guessing needs: the target (tags, Python), the mapping and the route policy."""
+        from packaging.version import Version
+
         with self._cond:
             self._context = _Context(
                 mapping, policy, target.tag_priority(), Version(target.python_full_version)
@@ -117,6 +121,11 @@ class Speculator:
     def _likely_package(
         context: _Context, project: NormalizedName, files: Sequence[IndexFile]
     ) -> str | None:
+        from sysnative.classify import Kind, classify
+        from sysnative.models import Route
+        from sysnative.resolve.provider import build_candidates
+        from sysnative.route import Decision, decide
+
         policy = context.policy
         if project in policy.force_pypi:
             return None

@@ -328,6 +328,20 @@ def test_core_metadata_parsing() -> None:
     assert meta.provides_extra == frozenset({"fast"})
 
 
+def test_releases_share_their_parsed_requirements() -> None:
+    clear_parse_caches()
+    template = (
+        b"Metadata-Version: 2.1\nName: demo\nVersion: %s\n"
+        b"Requires-Dist: dep (>=2)\nRequires-Dist: ??? broken\n"
+    )
+
+    older, newer = (parse_core_metadata(template % v) for v in (b"1.0", b"2.0"))
+
+    assert older.requires_dist[0] is newer.requires_dist[0]
+    assert [str(r) for r in newer.requires_dist] == ["dep>=2"]  # the broken line, both times
+    clear_parse_caches()
+
+
 @pytest.mark.parametrize(
     "data", [b"<html>not metadata</html>", b"Name: x\nVersion: not a version\n"]
 )

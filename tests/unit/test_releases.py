@@ -79,3 +79,17 @@ def test_sdist_only_project_keeps_its_sdists() -> None:
 
     assert [str(c.version) for c in releases.candidates] == ["2.0", "1.0"]
     assert releases.excluded == ()
+
+
+def test_a_listing_is_computed_once_per_file_tuple_and_target() -> None:
+    first = list_releases(NAME, FILES, PRIORITY, PYTHON)
+
+    assert list_releases(NAME, FILES, PRIORITY, PYTHON) is first
+    # Another target's priorities, another Python, another page: listed anew.
+    other_target = list_releases(NAME, FILES, dict(PRIORITY), PYTHON)
+    assert other_target is not first
+    assert other_target == first
+    newer_python = list_releases(NAME, FILES, PRIORITY, Version("3.12.0"))
+    assert [str(c.version) for c in newer_python.candidates] == ["3.0", "1.0"]
+    assert list_releases(NAME, FILES[1:], PRIORITY, PYTHON) is not first
+    assert list_releases(NAME, list(FILES), PRIORITY, PYTHON) == first

@@ -91,6 +91,12 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         ] = {}
         #: System candidates whose extras' requirements nobody could tell, by (name, version).
         self._unknown_extras: dict[tuple[NormalizedName, Version], set[NormalizedName]] = {}
+        # Requirement objects are shared across releases (the index's parsing memo): what
+        # each one means for the target is worked out once, keyed by identity; the values
+        # hold their objects, so no id is reused while this provider lives.
+        self._applies: dict[tuple[int, frozenset[NormalizedName]], tuple[Requirement, bool]] = {}
+        self._as_req: dict[int, tuple[Requirement, NormalizedName, frozenset[NormalizedName], str]]
+        self._as_req = {}
 
     # -- resolvelib interface -------------------------------------------------------------
 
@@ -325,20 +331,27 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         extras: frozenset[NormalizedName],
         parent: str,
     ) -> Iterator[Req]:
-        wanted_extras = ["", *sorted(extras)]
         for req in requirements:
-            if req.marker is not None and not any(
-                req.marker.evaluate({**self._target.markers, "extra": extra})
-                for extra in wanted_extras
-            ):
-                continue
-            yield Req(
-                canonicalize_name(req.name),
-                req.specifier,
-                frozenset(canonicalize_name(e) for e in req.extras),
-                parent=parent,
-                text=_without_marker(req),
-            )
+            if req.marker is not None:
+                known = self._applies.get((id(req), extras))
+                if known is None:
+                    applies = any(
+                        req.marker.evaluate({**self._target.markers, "extra": extra})
+                        for extra in ("", *sorted(extras))
+                    )
+                    known = self._applies[id(req), extras] = (req, applies)
+                if not known[1]:
+                    continue
+            facts = self._as_req.get(id(req))
+            if facts is None:
+                facts = self._as_req[id(req)] = (
+                    req,
+                    canonicalize_name(req.name),
+                    frozenset(canonicalize_name(e) for e in req.extras),
+                    _without_marker(req),
+                )
+            _req, name, req_extras, text = facts
+            yield Req(name, req.specifier, req_extras, parent=parent, text=text)
 
     def _index_candidates(self, name: NormalizedName) -> tuple[Candidate, ...]:
         return self._releases(name).candidates
@@ -412,13 +425,41 @@ def build_candidates(
     return list_releases(name, files, tag_priority, python_version).candidates
 
 
+#: Listings already computed, by project, file list, tag priorities and Python version.
+#: The resolver's passes, the prefetcher and the speculator all list the same pages, whose
+#: file tuples (the index's per-run memo) and tag priorities (one mapping per target) are
+#: shared objects: keyed by identity, holding the objects so that no id is reused.
+_releases_memo: dict[tuple[str, int, int, Version], tuple[object, object, Releases]] = {}
+_RELEASES_MEMO_LIMIT = 4096
+
+
 def list_releases(
     name: NormalizedName,
     files: Iterable[IndexFile],
     tag_priority: Mapping[Tag, int],
     python_version: Version,
 ) -> Releases:
-    """:func:`build_candidates`, and the releases left out with why.
+    """:func:`build_candidates`, and the releases left out with why (memoized for tuples)."""
+    if not isinstance(files, tuple):
+        return _list_releases(name, files, tag_priority, python_version)
+    key = (name, id(files), id(tag_priority), python_version)
+    known = _releases_memo.get(key)
+    if known is not None and known[0] is files and known[1] is tag_priority:
+        return known[2]
+    releases = _list_releases(name, files, tag_priority, python_version)
+    if len(_releases_memo) >= _RELEASES_MEMO_LIMIT:
+        _releases_memo.clear()
+    _releases_memo[key] = (files, tag_priority, releases)
+    return releases
+
+
+def _list_releases(
+    name: NormalizedName,
+    files: Iterable[IndexFile],
+    tag_priority: Mapping[Tag, int],
+    python_version: Version,
+) -> Releases:
+    """:func:`list_releases` itself.
 
     A release dropped silently turns ``app==2.0`` into "no version satisfies", when the real
     answer is "app 2.0 requires Python >=3.10": each dropped file records its reason, and a
