@@ -1,9 +1,12 @@
 """A small HTTP/1.1 client on the standard library, tuned for talking to package indexes.
 
 Why not ``urllib.request``: it opens a new connection (and TLS handshake) per request,
-which dominates the cost of resolving hundreds of projects. Here each thread keeps one
-keep-alive connection per host. Proxies (``HTTP(S)_PROXY`` / ``NO_PROXY``), basic auth
-in URLs, gzip, redirects and a few retries are handled; credentials never reach a message.
+which dominates the cost of resolving hundreds of projects. Here keep-alive connections are
+pooled per host and shared by every thread: a thread takes an idle one (or opens one) for
+each request and gives it back once the response is read, so a run opens only as many
+connections as it has requests in flight at once. Proxies (``HTTP(S)_PROXY`` /
+``NO_PROXY``), basic auth in URLs, gzip, redirects and a few retries are handled;
+credentials never reach a message.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class _StaleConnection(Exception):
 
 
 class HttpClient:
-    """Thread-safe GET client: one persistent connection per (thread, host)."""
+    """Thread-safe GET client over a shared pool of keep-alive connections per host."""
 
     def __init__(
         self,
@@ -103,7 +106,8 @@ class HttpClient:
         self._ssl_context: ssl.SSLContext | None = None
         self._proxies = {k.lower(): v for k, v in urllib.request.getproxies_environment().items()}
         self._resolver = HostResolver()
-        self._local = threading.local()
+        #: Idle connections by target key, the most recently used last.
+        self._idle: dict[tuple[str, str, int, str | None], list[_Connection]] = {}
         self._all: list[_Connection] = []
         self._lock = threading.Lock()
 
@@ -132,6 +136,7 @@ class HttpClient:
         """Close every connection opened by any thread."""
         with self._lock:
             conns, self._all = self._all, []
+            self._idle.clear()
         for conn in conns:
             conn.close()
 
@@ -186,6 +191,7 @@ class HttpClient:
         except BaseException:
             conn.close()
             raise
+        self._release(target, conn)
         resp_headers = {k.lower(): v for k, v in raw.getheaders()}
         if resp_headers.get("content-encoding", "").lower() == "gzip":
             body = _gunzip(body, url)
@@ -193,20 +199,27 @@ class HttpClient:
         return Response(url, raw.status, raw.reason, resp_headers, body)
 
     def _connection(self, target: _Target, *, fresh: bool) -> tuple[_Connection, bool]:
-        pool: dict[tuple[str, str, int, str | None], _Connection] | None
-        pool = getattr(self._local, "pool", None)
-        if pool is None:
-            pool = self._local.pool = {}
-        conn = pool.get(target.key)
-        if conn is not None and not fresh:
-            return conn, conn.sock is not None
-        if conn is not None:
-            conn.close()
+        """A connection for one request, and whether it was used before (may be stale).
+
+        Idle connections are kept open, so ``fresh`` (a reused one just failed) opens a new
+        one instead of taking another idle connection that may be as stale.
+        """
+        if not fresh:
+            with self._lock:
+                idle = self._idle.get(target.key)
+                conn = idle.pop() if idle else None
+            if conn is not None:
+                # Closed by the server's "Connection: close": http.client reconnects itself.
+                return conn, conn.sock is not None
         conn = self._new_connection(target)
-        pool[target.key] = conn
         with self._lock:
             self._all.append(conn)
         return conn, False
+
+    def _release(self, target: _Target, conn: _Connection) -> None:
+        """Give a connection whose response was read to completion back to the pool."""
+        with self._lock:
+            self._idle.setdefault(target.key, []).append(conn)
 
     def _new_connection(self, target: _Target) -> _Connection:
         host, port = target.host, target.port
@@ -341,9 +354,11 @@ class HttpClient:
                             if fresh or not reused:
                                 raise
                     assert raw is not None
+                    assert conn is not None
                     status = raw.status
                     if status != 200:
                         body = raw.read()
+                        self._release(target, conn)
                         resp_headers = {k.lower(): v for k, v in raw.getheaders()}
                         logger.debug("GET %s -> %s", redact_url(current), status)
                         if status in _RETRY_STATUSES:
@@ -378,6 +393,7 @@ class HttpClient:
                         if on_progress is not None and tail:
                             on_progress(len(tail))
                     logger.debug("GET %s -> 200 (%d bytes streamed)", redact_url(current), written)
+                    self._release(target, conn)
                     resp_headers = {k.lower(): v for k, v in raw.getheaders()}
                     return Response(current, 200, raw.reason, resp_headers, b"")
                 except ssl.SSLError as exc:  # retrying does not fix certificates
