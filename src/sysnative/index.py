@@ -822,6 +822,9 @@ class SimpleIndexClient:
         self._pages: _Memo[str, CachedPage] = _Memo()
         self._links: _Memo[str, tuple[IndexFile, ...]] = _Memo()
         self._metadata: _Memo[str, CoreMetadata] = _Memo()
+        #: Unadvertised ``.metadata`` guesses by file host: [answered, missing].
+        self._guesses: dict[str, list[int]] = {}
+        self._guesses_lock = threading.Lock()
 
     # -- IndexClient ---------------------------------------------------------------------
 
@@ -1053,10 +1056,28 @@ class SimpleIndexClient:
         """The METADATA bytes, the cheapest way: .metadata, range requests, whole wheel."""
         if file.url.startswith("file:"):
             return read_wheel_metadata(_file_url_path(file.url), file)
-        data = self._metadata_file(file)
-        if data is not None:
-            return data
+        if file.metadata_advertised or self._worth_guessing(file.url):
+            data = self._metadata_file(file)
+            if data is not None:
+                return data
         return self._wheel_metadata_by_range(file)
+
+    def _worth_guessing(self, url: str) -> bool:
+        """Whether to try an unadvertised ``.metadata`` file on ``url``'s host first.
+
+        Guessing is free where the host serves them, and costs a round trip where it does
+        not (a slow one: a missing file is often looked up further upstream). Each host's
+        guesses are counted for the run: once two have missed and misses outnumber answers,
+        its wheels are read by range requests straight away.
+        """
+        with self._guesses_lock:
+            answered, missing = self._guesses.get(urlsplit(url).netloc, (0, 0))
+        return missing < 2 or answered >= missing
+
+    def _count_guess(self, url: str, *, answered: bool) -> None:
+        with self._guesses_lock:
+            counts = self._guesses.setdefault(urlsplit(url).netloc, [0, 0])
+            counts[0 if answered else 1] += 1
 
     def _metadata_file(self, file: IndexFile) -> bytes | None:
         """PEP 658 ``<url>.metadata``: trusted (and hash-checked) when advertised, else
@@ -1067,10 +1088,13 @@ class SimpleIndexClient:
         except IndexFailure:
             if file.metadata_advertised:
                 raise
+            self._count_guess(url, answered=False)
             return None  # an unadvertised guess; the wheel itself may still be reachable
         if response.status != 200:
             if file.metadata_advertised:
                 logger.debug("advertised %s answered %s", redact_url(url), response.status)
+            else:
+                self._count_guess(url, answered=False)
             return None
         data = response.body
         if file.metadata_advertised:
@@ -1083,8 +1107,10 @@ class SimpleIndexClient:
         try:
             meta = parse_core_metadata(data)
         except ValueError:
-            return None
-        if not _matches(meta, file):
+            meta = None
+        answered = meta is not None and _matches(meta, file)
+        self._count_guess(url, answered=answered)
+        if not answered:
             return None
         logger.debug("metadata of %s: from unadvertised .metadata", file.filename)
         return data

@@ -231,6 +231,56 @@ def test_metadata_by_range_requests(fake_index_any: FakeIndex, client: SimpleInd
     assert fake_index_any.downloads[wheel.name] == 0
 
 
+def _metadata_probes(index: FakeIndex, wheels: list[Path]) -> list[str]:
+    """How each wheel's metadata was read: "guess", "range" or "guess+range"."""
+    ways = []
+    for wheel in wheels:
+        guessed = index.requests[f"/files/{wheel.name}.metadata"] > 0
+        ranged = index.range_requests[wheel.name] > 0
+        ways.append("+".join(w for w, used in (("guess", guessed), ("range", ranged)) if used))
+    return ways
+
+
+def _read_metadata_oldest_first(client: SimpleIndexClient) -> None:
+    for file in sorted(client.get_files(_name("demo")), key=lambda f: f.version):
+        assert client.get_metadata(file).version == file.version
+
+
+@pytest.mark.parametrize("serve", [True, False])
+def test_unadvertised_metadata_is_guessed_while_the_host_serves_it(
+    fake_index_any: FakeIndex, client: SimpleIndexClient, serve: bool
+) -> None:
+    wheels = [fake_index_any.add_wheel("demo", f"1.{minor}") for minor in range(5)]
+    fake_index_any.advertise_metadata = False
+    fake_index_any.serve_metadata = serve
+
+    _read_metadata_oldest_first(client)
+
+    if serve:
+        assert _metadata_probes(fake_index_any, wheels) == ["guess"] * 5
+    else:  # two misses, then straight to range requests
+        assert _metadata_probes(fake_index_any, wheels) == ["guess+range"] * 2 + ["range"] * 3
+
+
+def test_answered_guesses_keep_guessing_after_a_few_misses(
+    fake_index: FakeIndex, sysnative_cache: Path
+) -> None:
+    wheels = [fake_index.add_wheel("demo", f"1.{minor}") for minor in range(7)]
+    fake_index.advertise_metadata = False
+
+    with _client(fake_index.url, sysnative_cache) as client:
+        files = sorted(client.get_files(_name("demo")), key=lambda f: f.version)
+        for position, file in enumerate(files):
+            fake_index.serve_metadata = position < 2  # two answers, then misses only
+            client.get_metadata(file)
+
+    assert _metadata_probes(fake_index, wheels) == [
+        *["guess"] * 2,
+        *["guess+range"] * 3,  # the third miss outnumbers the answers
+        *["range"] * 2,
+    ]
+
+
 def test_metadata_by_range_requests_in_a_large_wheel(
     fake_index: FakeIndex, sysnative_cache: Path
 ) -> None:
