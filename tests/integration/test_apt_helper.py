@@ -47,6 +47,7 @@ REQUESTS = [
     ["lib-base"],  # installed and upgradable on its own
     ["tool", "app", "pre"],
     ["installed-current"],  # already installed at the candidate: nothing to do
+    ["core"],  # upgrading core upgrades the installed plugin, which nothing requested needs
 ]
 
 
@@ -74,10 +75,16 @@ def world(local_apt_repo: LocalAptRepo) -> LocalAptRepo:  # noqa: F811
     repo.add("conflicting", "1.0-1", conflicts=["installed-current"])
     repo.add("needs-held-new", "1.0-1", depends=["held-lib (>= 2)"])
     repo.add("held-lib", "2.0-1")
+    repo.add("core", "1.0-1")
+    repo.add("core", "2.0-1")
+    repo.add("plugin", "1.0-1", depends=["core (= 1.0-1)"])
+    repo.add("plugin", "2.0-1", depends=["core (= 2.0-1)"])
     repo.publish()
     repo.mark_installed("lib-base", "1.0-1")
     repo.mark_installed("installed-current", "1.0-1")
     repo.mark_installed("held-lib", "1.0-1", held=True)
+    repo.mark_installed("core", "1.0-1")
+    repo.mark_installed("plugin", "1.0-1", depends=["core (= 1.0-1)"])
     return repo
 
 
@@ -124,6 +131,12 @@ def test_the_requests_cover_upgrades_and_new_packages(world: LocalAptRepo) -> No
     assert by_name["lib-base"].replaces == "1.0-1"
     assert by_name["needs-new-base"].replaces is None
     assert apt_module.AptProvider(env=world.env).simulate(["installed-current"]) == ()
+    # A change found only by looking beyond the request's own relations (a reverse one).
+    upgraded = apt_module.AptProvider(env=world.env).simulate(["core"])
+    assert sorted((i.name, i.version, i.replaces) for i in upgraded) == [
+        ("core", "2.0-1", "1.0-1"),
+        ("plugin", "2.0-1", "1.0-1"),
+    ]
 
 
 @needs_python_apt

@@ -759,6 +759,8 @@ class AptProvider:
         if state is not None and self._state_marker(state).exists():
             return False
         session = self._session_for(start=True)
+        # Asked by every simulation: ask now, while apt's cache is being opened.
+        self.native_architecture()
         if session is None or not session.apt_version():
             self._run(["apt-cache", *options, "policy"])
         return True
