@@ -18,6 +18,8 @@ import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from sysnative.cpushare import CpuShare, reserve_cpu
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["HELPER", "AptSession"]
@@ -26,10 +28,14 @@ __all__ = ["HELPER", "AptSession"]
 HELPER = Path(__file__).with_name("apthelper.py")
 
 
-def _close(process: subprocess.Popen[str], *, opened: threading.Event) -> None:
+def _close(
+    process: subprocess.Popen[str], *, opened: threading.Event, cpu: CpuShare | None
+) -> None:
     """End the helper. One whose cache is open holds nothing worth waiting for: it is
     stopped at once. One still building apt's binary cache is left to finish writing it
     (the next run profits); the EOF on its stdin then ends it, without anyone waiting."""
+    if cpu is not None:
+        cpu.release()
     if process.poll() is not None:
         return
     try:
@@ -59,6 +65,8 @@ class AptSession:
         #: ``""`` when the session cannot answer anything.
         self._apt_version: str | None = None
         self._process: subprocess.Popen[str] | None = None
+        #: The CPU the helper has to itself while it opens apt's cache (see cpushare.py).
+        self._cpu: CpuShare | None = None
         #: Set once the helper's first line was read: its cache is open (or it failed).
         self._hello_read = threading.Event()
         try:
@@ -75,7 +83,8 @@ class AptSession:
             logger.debug("apt helper not started: %s", exc)
             self._apt_version = ""
             return
-        weakref.finalize(self, _close, self._process, opened=self._hello_read)
+        self._cpu = reserve_cpu(self._process.pid)
+        weakref.finalize(self, _close, self._process, opened=self._hello_read, cpu=self._cpu)
 
     def apt_version(self) -> str:
         """apt's version once the cache is open (waits for it); ``""``: the session is off."""
@@ -107,7 +116,7 @@ class AptSession:
         """Stop the helper (the system is about to change, or planning is over)."""
         with self._lock:
             if self._process is not None:
-                _close(self._process, opened=self._hello_read)
+                _close(self._process, opened=self._hello_read, cpu=self._cpu)
             self._apt_version = ""
 
     # -- under the lock ----------------------------------------------------------------------
@@ -116,6 +125,8 @@ class AptSession:
         if self._apt_version is None:
             reply = self._read()
             self._hello_read.set()
+            if self._cpu is not None:
+                self._cpu.release()  # the slow part is over, whatever the answer
             if reply is not None and reply.get("ok") is True:
                 self._apt_version = str(reply.get("apt", ""))
                 logger.debug("apt helper ready (apt %s)", self._apt_version)
