@@ -18,7 +18,7 @@ from sysnative.cliargs import (
     add_planning_arguments,
     add_provider_argument,
     effective_config,
-    plan_request,
+    start_planning,
 )
 from sysnative.errors import SysnativeError
 
@@ -173,8 +173,8 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
     from sysnative.planning import planning_session
 
     config = effective_config(args)
-    request = plan_request(args, config)
-    with planning_session(request) as session:
+    request, system = start_planning(args, config)
+    with planning_session(request, system=system) as session:
         plan, target, provider = session.plan, session.target, session.provider
         if args.report:
             report.write_report(plan, args.report)

@@ -12,7 +12,8 @@ import argparse
 from pathlib import Path
 
 from sysnative import config as configuration
-from sysnative.planning import PlanRequest, route_policy
+from sysnative.errors import SysnativeError
+from sysnative.planning import PlanRequest, SystemSide, route_policy, start_system_side
 from sysnative.providers import PROVIDERS
 from sysnative.route import Fallback
 
@@ -21,6 +22,7 @@ __all__ = [
     "add_provider_argument",
     "effective_config",
     "plan_request",
+    "start_planning",
 ]
 
 
@@ -136,3 +138,27 @@ def plan_request(args: argparse.Namespace, config: configuration.Config) -> Plan
         user_mapping_files=config.user_mapping_files,
         project_dir=Path.cwd(),
     )
+
+
+def start_planning(
+    args: argparse.Namespace, config: configuration.Config
+) -> tuple[PlanRequest, SystemSide | None]:
+    """:func:`plan_request`, with the provider's slow setup started first.
+
+    The system side needs the configuration only, so it starts before the requirement files
+    are read. Not when there is nothing to plan, and not when the provider cannot be used:
+    :func:`~sysnative.planning.planning_session` then reports that, after any problem with
+    the requirements, as it always has.
+    """
+    system = None
+    if args.requirements or args.requirement_files:
+        try:
+            system = start_system_side(config.provider, config.all_provider_options)
+        except SysnativeError:
+            system = None
+    try:
+        return plan_request(args, config), system
+    except BaseException:
+        if system is not None:
+            system.stop()
+        raise

@@ -98,15 +98,15 @@ def run(args: argparse.Namespace, verbose: int) -> int:
 
 def _lock(args: argparse.Namespace, verbose: int) -> int:
     from sysnative import lockfile, report
-    from sysnative.cliargs import effective_config, plan_request
+    from sysnative.cliargs import effective_config, start_planning
     from sysnative.planning import planning_session
 
     output: str = args.output
     _check_lock_name(output)
     config = effective_config(args)
-    request = plan_request(args, config)
+    request, system = start_planning(args, config)
     out = sys.stderr if output == "-" else sys.stdout
-    with planning_session(request) as session:
+    with planning_session(request, system=system) as session:
         plan = session.plan
         if verbose >= 0:
             print(report.render_table(plan), file=out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,8 +30,15 @@ if TYPE_CHECKING:
     from sysnative.providers.base import Provider
     from sysnative.requirements import RequirementSet
     from sysnative.route import RoutePolicy
+    from sysnative.speculate import Speculator
 
-__all__ = ["PlanRequest", "PlanningSession", "planning_session"]
+__all__ = [
+    "PlanRequest",
+    "PlanningSession",
+    "SystemSide",
+    "planning_session",
+    "start_system_side",
+]
 
 
 @dataclass(frozen=True)
@@ -70,72 +77,101 @@ class PlanningSession:
     notes: list[str] = field(default_factory=list)
 
 
-@contextmanager
-def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
-    """Plan ``request``; the index client and background work stop when the block ends."""
+@dataclass(frozen=True)
+class SystemSide:
+    """A run's provider, with its slow setup already going on in the background."""
+
+    cache: Cache
+    provider: Provider
+    speculator: Speculator
+    #: The ``--provider`` and provider options it was started for.
+    requested: str | None
+    options: Mapping[str, tuple[str, ...]]
+
+    def stop(self) -> None:
+        """No guessing ahead any more (the provider's own background work ends with it)."""
+        self.speculator.stop()
+
+
+def start_system_side(provider: str | None, options: Mapping[str, tuple[str, ...]]) -> SystemSide:
+    """Choose the provider and start its slow setup (see speculate.py).
+
+    It needs the configuration only, so the command line calls this before it reads the
+    requirement files or imports the index and the resolver: a cold apt spends the run's
+    first second opening its cache, and every millisecond of head start shows at the end.
+    """
     from sysnative.cache import Cache
     from sysnative.providers import select_provider
     from sysnative.speculate import Speculator
 
-    reqs = request.requirements
-    if not reqs.requirements:
-        raise UsageError(
-            "Nothing to install: give requirements as arguments or with -r FILE.",
-            "For example: sysnative install --system-native --dry-run numpy requests",
-        )
-    policy = request.policy
-    if policy.force_system & policy.force_pypi:
-        both = ", ".join(sorted(policy.force_system & policy.force_pypi))
-        raise UsageError(f"{both} cannot be forced to both --system and --pypi.")
     cache = Cache()
-    provider = select_provider(
-        request.provider, cache_dir=cache.root, options=request.provider_options
+    chosen = select_provider(provider, cache_dir=cache.root, options=options)
+    return SystemSide(cache, chosen, Speculator(chosen), provider, options)
+
+
+@contextmanager
+def planning_session(
+    request: PlanRequest, *, system: SystemSide | None = None
+) -> Iterator[PlanningSession]:
+    """Plan ``request``; the index client and background work stop when the block ends.
+
+    ``system``, from :func:`start_system_side` for the same provider and options, is taken
+    over (and stopped with the rest); without it the session starts its own.
+    """
+    with ExitStack() as stack:
+        if system is not None:
+            stack.callback(system.stop)
+            if (system.requested, system.options) != (request.provider, request.provider_options):
+                raise ValueError("the system side was started for another provider")
+        reqs = request.requirements
+        if not reqs.requirements:
+            raise UsageError(
+                "Nothing to install: give requirements as arguments or with -r FILE.",
+                "For example: sysnative install --system-native --dry-run numpy requests",
+            )
+        policy = request.policy
+        if policy.force_system & policy.force_pypi:
+            both = ", ".join(sorted(policy.force_system & policy.force_pypi))
+            raise UsageError(f"{both} cannot be forced to both --system and --pypi.")
+        if system is None:
+            system = start_system_side(request.provider, request.provider_options)
+            stack.callback(system.stop)
+        yield from _plan(request, system, stack)
+
+
+def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterator[PlanningSession]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from packaging.utils import canonicalize_name
+
+    from sysnative import environment, mapping, pipconfig
+    from sysnative.index import SimpleIndexClient
+
+    cache, provider, speculator = system.cache, system.provider, system.speculator
+    reqs, policy = request.requirements, request.policy
+    # Mapping layers are read before the index is asked: a broken file stops the run.
+    table = mapping.load_layers(
+        provider.ecosystem,
+        files=request.mapping_files,
+        site_files=request.site_mapping_files,
+        user_files=request.user_mapping_files,
+        project_dir=request.project_dir,
     )
-    # The system side's slow setup starts now, in the background (see speculate.py), before
-    # anything else is read or imported.
-    speculator = Speculator(provider)
-    try:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from packaging.utils import canonicalize_name
-
-        from sysnative import environment, mapping, pipconfig
-        from sysnative.index import SimpleIndexClient
-
-        # Mapping layers are read before the index is asked: a broken file stops the run.
-        table = mapping.load_layers(
-            provider.ecosystem,
-            files=request.mapping_files,
-            site_files=request.site_mapping_files,
-            user_files=request.user_mapping_files,
-            project_dir=request.project_dir,
-        )
-        interpreter = environment.choose_interpreter(request.python)
-    except BaseException:
-        speculator.stop()
-        raise
+    interpreter = environment.choose_interpreter(request.python)
     # The target probe and pip's configuration are both subprocesses: run them side by side.
     with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
         # --refresh asks everything anew, the target's own description included.
         probe_cache = None if request.refresh else cache.root
         probing = pool.submit(environment.probe, interpreter, cache_dir=probe_cache)
-        try:
-            config = pipconfig.load_index_config(
-                cli_index_url=request.index_url or reqs.index_url,
-                cli_extra_index_urls=[*reqs.extra_index_urls, *request.extra_index_urls],
-                python=interpreter,
-            )
-            index = SimpleIndexClient(config, cache, refresh=request.refresh)
-        except BaseException:
-            speculator.stop()
-            raise
+        config = pipconfig.load_index_config(
+            cli_index_url=request.index_url or reqs.index_url,
+            cli_extra_index_urls=[*reqs.extra_index_urls, *request.extra_index_urls],
+            python=interpreter,
+        )
+        index = SimpleIndexClient(config, cache, refresh=request.refresh)
+        stack.callback(index.close)
         index.prefetch_files(canonicalize_name(r.requirement.name) for r in reqs.requirements)
-        try:
-            target = probing.result()
-        except BaseException:
-            speculator.stop()
-            index.close()
-            raise
+        target = probing.result()
     from sysnative.pipeline import build_plan
     from sysnative.prefetch import GraphPrefetcher
     from sysnative.resolve.resolver import constraint_map
@@ -157,20 +193,16 @@ def planning_session(request: PlanRequest) -> Iterator[PlanningSession]:
         constraints=constraint_map(reqs.constraints, target),
     )
     prefetcher.start(r.requirement for r in reqs.requirements)
-    try:
-        plan = build_plan(
-            reqs,
-            target=target,
-            index=watched,
-            provider=SpeculativeProvider(provider, speculator),
-            mapping=table,
-            policy=policy,
-        )
-        yield PlanningSession(plan, target, provider, table, index, cache)
-    finally:
-        prefetcher.stop()
-        speculator.stop()
-        index.close()
+    stack.callback(prefetcher.stop)
+    plan = build_plan(
+        reqs,
+        target=target,
+        index=watched,
+        provider=SpeculativeProvider(provider, speculator),
+        mapping=table,
+        policy=policy,
+    )
+    yield PlanningSession(plan, target, provider, table, index, cache)
 
 
 def route_policy(

@@ -257,3 +257,81 @@ def test_a_dead_helper_falls_back(world: LocalAptRepo) -> None:
     session.close()  # as if it had died
     assert session.ask("simulate", ["app"]) is None
     assert {i.name for i in provider.simulate(["app"])} == {"app", "lib-mid"}
+
+
+def _open_helper(repo: LocalAptRepo, *settings: str) -> dict[str, object]:
+    done = subprocess.run(
+        [apt_module.INTERPRETER, "-I", str(HELPER), *settings],
+        input="",
+        capture_output=True,
+        text=True,
+        env={**_environ(), **repo.env},
+        check=True,
+    )
+    hello: dict[str, object] = json.loads(done.stdout.splitlines()[0])
+    return hello
+
+
+@needs_python_apt
+def test_a_fallback_setting_applies_only_where_apt_has_none(
+    world: LocalAptRepo, tmp_path: Path
+) -> None:
+    ours = tmp_path / "ours.bin"
+    # This configuration keeps no binary cache (as container images do): ours is used.
+    assert _open_helper(world, f"Dir::Cache::pkgcache?={ours}")["ok"] is True
+    assert ours.is_file()
+    ours.unlink()
+    # One that keeps its own: the fallback is ignored, apt's own setting wins.
+    theirs = tmp_path / "theirs.bin"
+    with world.config_path.open("a", encoding="utf-8") as conf:
+        conf.write(f'Dir::Cache::pkgcache "{theirs}";\n')
+    assert _open_helper(world, f"Dir::Cache::pkgcache?={ours}")["ok"] is True
+    assert theirs.is_file()
+    assert not ours.exists()
+
+
+@needs_python_apt
+@pytest.mark.parametrize("argument", ["no-equals-sign", "=value", "?=value"])
+def test_the_helper_refuses_malformed_settings(world: LocalAptRepo, argument: str) -> None:
+    done = subprocess.run(
+        [apt_module.INTERPRETER, "-I", str(HELPER), argument],
+        input="",
+        capture_output=True,
+        text=True,
+        env={**_environ(), **world.env},
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "KEY=VALUE" in json.loads(done.stdout)["why"]
+
+
+def _watch_apt_config(
+    provider: apt_module.AptProvider, monkeypatch: pytest.MonkeyPatch
+) -> list[bool]:
+    """Record, at each apt-config call, whether the helper had been started already."""
+    seen: list[bool] = []
+    real = provider._probe_options
+
+    def probe() -> tuple[str, ...]:
+        seen.append(provider._session is not None)
+        return real()
+
+    monkeypatch.setattr(provider, "_probe_options", probe)
+    return seen
+
+
+@needs_python_apt
+def test_a_cold_cache_dir_starts_the_helper_without_waiting_for_apt_config(
+    world: LocalAptRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold = apt_module.AptProvider(env=world.env, cache_dir=tmp_path)
+    seen = _watch_apt_config(cold, monkeypatch)
+    assert cold.prepare() is True
+    assert seen == [True]
+    cold.simulate(["app"])  # apt answered against this state: the next run is warm
+
+    warm = apt_module.AptProvider(env=world.env, cache_dir=tmp_path)
+    seen = _watch_apt_config(warm, monkeypatch)
+    assert warm.prepare() is False
+    assert seen == [False]
+    assert warm._session is None  # a warm run needs no helper at all

@@ -1,25 +1,30 @@
-"""How the apt provider's -o settings reach the python3-apt helper."""
+"""What the apt provider sets in the python3-apt helper's configuration."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sysnative.providers.apt import _helper_setting
+from sysnative.providers.apt import AptProvider
 
 
-def test_settings_pass_through(tmp_path: Path) -> None:
-    pkgcache = tmp_path / "pkgcache.bin"
-    assert _helper_setting("APT::Cmd::Pattern-Only=true") == ("APT::Cmd::Pattern-Only", "true")
-    assert _helper_setting(f"Dir::Cache::pkgcache={pkgcache}") == (
-        "Dir::Cache::pkgcache",
-        str(pkgcache),
-    )
+def test_settings_without_a_cache_dir() -> None:
+    assert AptProvider(cache_dir=None)._helper_settings() == [
+        ("APT::Cmd::Pattern-Only", "true"),
+        ("APT::Install-Recommends", "false"),
+    ]
 
 
 def test_the_helper_uses_a_source_cache_but_does_not_create_one(tmp_path: Path) -> None:
-    srcpkgcache = tmp_path / "srcpkgcache.bin"
-    option = f"Dir::Cache::srcpkgcache={srcpkgcache}"
-    assert _helper_setting(option) == ("Dir::Cache::srcpkgcache", "")
+    provider = AptProvider(cache_dir=tmp_path)
+
+    settings = dict(provider._helper_settings())
+
+    pkgcache = Path(settings["Dir::Cache::pkgcache?"])
+    assert pkgcache.parent.is_relative_to(tmp_path)
+    assert settings["Dir::Cache::srcpkgcache?"] == ""
+    srcpkgcache = pkgcache.with_name("srcpkgcache.bin")
     srcpkgcache.write_bytes(b"written by an apt-get run")
-    assert _helper_setting(option) == ("Dir::Cache::srcpkgcache", str(srcpkgcache))
-    assert _helper_setting("Dir::Cache::srcpkgcache=") == ("Dir::Cache::srcpkgcache", "")
+    settings = dict(provider._helper_settings())
+    assert settings["Dir::Cache::srcpkgcache?"] == str(srcpkgcache)
+    assert settings["APT::Cmd::Pattern-Only"] == "true"
+    assert settings["APT::Install-Recommends"] == "false"

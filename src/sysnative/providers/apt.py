@@ -88,7 +88,8 @@ SITE_DIRS = ("/usr/lib/python3/dist-packages",)
 TOOLS = ("apt-cache", "apt-get", "dpkg-query")
 
 #: Disable apt's regex/glob interpretation of package arguments (see module docstring).
-_PATTERN_ONLY = ("-o", "APT::Cmd::Pattern-Only=true")
+_PATTERN_ONLY_SETTING = ("APT::Cmd::Pattern-Only", "true")
+_PATTERN_ONLY = ("-o", "=".join(_PATTERN_ONLY_SETTING))
 
 _UNAVAILABLE_MESSAGE = (
     "apt was not found on this machine (missing: {missing}). sysnative --provider apt needs "
@@ -594,14 +595,44 @@ class AptProvider:
 
     def _session_for(self, *, start: bool) -> AptSession | None:
         """The python3-apt helper session: started now if ``start``, else only if running."""
-        options = self._apt_options()
         with self._lock:
             if self._session is None and start and self._python_apt:
-                # The -o settings every apt command gets, and --no-install-recommends.
-                settings = [_helper_setting(o) for o in options[1::2]]
-                settings.append(("APT::Install-Recommends", "false"))
-                self._session = AptSession(INTERPRETER, settings, self._env or None)
+                self._session = AptSession(INTERPRETER, self._helper_settings(), self._env or None)
             return self._session
+
+    def _helper_settings(self) -> list[tuple[str, str]]:
+        """What the helper sets in apt's configuration: what every apt command here gets
+        (see :meth:`_apt_options`), and ``--no-install-recommends``.
+
+        The binary caches in sysnative's cache dir are ``KEY?=VALUE`` settings, which the
+        helper applies only where apt's own configuration leaves the key empty: the same
+        test :meth:`_apt_options` makes with ``apt-config``, made by the helper itself, so
+        it can start without waiting for ``apt-config``. One difference: the helper does
+        not create the source package cache. Writing it costs a cold run 0.1-0.15 s on the
+        critical path, and it only pays off when dpkg's status changes while the lists do
+        not, that is after an install, whose own apt-get check writes it; an existing one
+        is used (and kept up to date) as apt-get would.
+        """
+        settings = [_PATTERN_ONLY_SETTING]
+        if self._cache_dir is not None:
+            where = self._private_dir()
+            source = where / "srcpkgcache.bin"
+            settings += [
+                ("Dir::Cache::pkgcache?", str(where / "pkgcache.bin")),
+                ("Dir::Cache::srcpkgcache?", str(source) if source.exists() else ""),
+            ]
+        settings.append(("APT::Install-Recommends", "false"))
+        return settings
+
+    def _answered_before(self) -> bool:
+        """Whether apt answered from sysnative's cache dir on this machine before (against
+        any system state). When it never did, the helper is needed for certain."""
+        if self._cache_dir is None:
+            return True
+        try:
+            return any(p.name.startswith("state-") for p in self._private_dir().iterdir())
+        except OSError:
+            return True
 
     def _helper_simulation(self, names: Sequence[str]) -> str | None:
         """``apt-get install -s`` output lines from the helper, or ``None``.
@@ -754,6 +785,8 @@ class AptProvider:
         """
         if _missing_tools(self._env):
             return False
+        if not self._answered_before():
+            self._session_for(start=True)  # cold for certain: no need to wait for apt-config
         options = self._apt_options()
         state = self._state_digest()
         if state is not None and self._state_marker(state).exists():
@@ -1047,20 +1080,6 @@ class AptProvider:
                 arch = result.stdout.strip()
                 self._architecture = arch if result.ok and arch else None
             return self._architecture
-
-
-def _helper_setting(option: str) -> tuple[str, str]:
-    """An ``-o KEY=VALUE`` setting as the python3-apt helper gets it.
-
-    One exception: the helper does not create sysnative's source package cache. Writing it
-    costs a cold run 0.1-0.15 s on the critical path, and it only pays off when dpkg's
-    status changes while the lists do not, that is after an install, whose own apt-get
-    check writes it. An existing one is used (and kept up to date) as apt-get would.
-    """
-    key, _, value = option.partition("=")
-    if key == "Dir::Cache::srcpkgcache" and value and not os.path.exists(value):
-        return key, ""
-    return key, value
 
 
 def _ecosystem() -> str:

@@ -5,7 +5,8 @@
 This file is a standalone script, not a module sysnative imports: the system interpreter runs
 it, because ``apt_pkg`` (the ``python3-apt`` package) exists only there. It uses nothing but
 the standard library and ``apt_pkg``, and runs on every Python 3 that Debian 11 and later
-ship. Each ``KEY=VALUE`` argument is set in apt's configuration, as ``-o`` does for apt-get.
+ship. Each ``KEY=VALUE`` argument is set in apt's configuration, as ``-o`` does for apt-get;
+a ``KEY?=VALUE`` argument only where apt's configuration leaves the key empty.
 
 Why: ``apt-get install -s`` re-opens apt's caches and re-computes the state of every package
 on each call, then orders and logs a simulated dpkg run: 0.3-0.8 s per question on Debian 12.
@@ -198,13 +199,17 @@ def main(argv: list[str]) -> int:
     settings: list[list[str]] = []
     for arg in argv:
         key, sep, value = arg.partition("=")
-        if not sep:
-            send({"ok": False, "why": f"not KEY=VALUE: {arg}"})
+        if not sep or key in ("", "?"):
+            send({"ok": False, "why": f"not KEY=VALUE or KEY?=VALUE: {arg}"})
             return 2
         settings.append([key, value])
     try:
         apt_pkg.init_config()
         for key, value in settings:
+            if key.endswith("?"):
+                key = key[:-1]
+                if apt_pkg.config.find(key):
+                    continue
             apt_pkg.config.set(key, value)
         apt_pkg.init_system()
         cache = apt_pkg.Cache(None)
