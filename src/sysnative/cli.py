@@ -190,7 +190,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
                 print(report.summary(plan) + " (dry run: nothing was changed)")
             return 0
         from sysnative import environment, execute
-        from sysnative.staging import TerminalProgress
+        from sysnative.staging import TerminalProgress, notify_stderr
 
         result = execute.execute(
             plan,
@@ -206,6 +206,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
                 show_provider_output=verbose > 0,
             ),
             progress=TerminalProgress.for_stream(sys.stderr, quiet=verbose < 0),
+            notify=None if verbose < 0 else notify_stderr,
             probe=environment.probe,
         )
     # With ``--report -`` stdout carries the JSON alone: the summary goes to stderr.

@@ -127,9 +127,14 @@ def execute(
     cache: Cache | None,
     options: InstallOptions,
     progress: staging.Progress | None = None,
+    notify: Callable[[str], object] | None = None,
     probe: Probe,
 ) -> InstallResult:
-    """Install ``plan`` into ``target`` in the order described in the module docstring."""
+    """Install ``plan`` into ``target`` in the order described in the module docstring.
+
+    ``notify`` gets a line for the user before a step that may take minutes (the system
+    step), so that a quiet terminal is not mistaken for a hung one.
+    """
     problems = refusals(
         plan,
         target,
@@ -176,6 +181,8 @@ def execute(
 
         # -- 4. the system step ---------------------------------------------------------------
         if requested:
+            if notify is not None:
+                notify(_system_step_line(provider.name, requested, plan.system_closure, options))
             try:
                 provider.install(
                     requested,
@@ -265,3 +272,19 @@ def _requested_packages(plan: Plan) -> list[tuple[str, str]]:
         if row.requested and not row.already_installed and row.package and row.distro_version:
             out.setdefault(row.package, row.distro_version)
     return sorted(out.items())
+
+
+def _system_step_line(
+    tool: str,
+    requested: Sequence[tuple[str, str]],
+    closure: Sequence[ClosureItem],
+    options: InstallOptions,
+) -> str:
+    """``Installing 2 packages with apt (14 in the transaction) ...``."""
+    count = len(requested)
+    line = f"Installing {count} package{'s' if count != 1 else ''} with {tool}"
+    if len(closure) > count:
+        line += f" ({len(closure)} in the transaction)"
+    if not options.show_provider_output:
+        line += "; -v shows its output"
+    return line + " ..."

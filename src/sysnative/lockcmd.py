@@ -313,7 +313,7 @@ def install_from_lock(args: argparse.Namespace, verbose: int) -> int:
     from sysnative.lockfile import LockError
     from sysnative.pipconfig import DEFAULT_TIMEOUT
     from sysnative.providers import select_provider
-    from sysnative.staging import TerminalProgress
+    from sysnative.staging import TerminalProgress, notify_stderr
 
     _refuse_planning_flags(args)
     source: str = args.lock
@@ -380,6 +380,7 @@ def install_from_lock(args: argparse.Namespace, verbose: int) -> int:
                 show_provider_output=verbose > 0,
             ),
             progress=TerminalProgress.for_stream(sys.stderr, quiet=verbose < 0),
+            notify=None if verbose < 0 else notify_stderr,
             probe=environment.probe,
         )
     except HashMismatch as exc:

@@ -9,12 +9,17 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO, TextIO
 
 from sysnative.errors import SysnativeError
 
 logger = logging.getLogger(__name__)
+
+#: How long an echoed command's output may keep coming after the command itself exited.
+_DRAIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -47,13 +52,21 @@ def run(
     env: Mapping[str, str] | None = None,
     input: str | None = None,
     timeout: float | None = 300,
+    echo: TextIO | None = None,
 ) -> Completed:
-    """Run ``argv`` and capture its output as text (UTF-8, C locale for stable parsing)."""
+    """Run ``argv`` and capture its output as text (UTF-8, C locale for stable parsing).
+
+    ``echo``: also copy each line of output (both streams) there as it comes, for a command
+    that runs for minutes and should be watched (a package manager's install); the output is
+    captured all the same.
+    """
     full_env = dict(os.environ)
     full_env.update({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
     if env:
         full_env.update(env)
     logger.debug("running %s", " ".join(argv))
+    if echo is not None:
+        return _run_echoing(argv, full_env, input, timeout, echo)
     try:
         proc = subprocess.run(
             list(argv),
@@ -74,6 +87,67 @@ def run(
             "Run it by hand to see what it is waiting for.",
         ) from exc
     return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+
+def _run_echoing(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    input: str | None,
+    timeout: float | None,
+    echo: TextIO,
+) -> Completed:
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            stdin=subprocess.PIPE if input else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except FileNotFoundError as exc:
+        raise CommandNotFound(argv[0]) from exc
+    lock = threading.Lock()
+    captured: dict[str, list[str]] = {"stdout": [], "stderr": []}
+
+    def pump(stream: IO[str], lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+            with lock:
+                echo.write(line)
+                echo.flush()
+        stream.close()
+
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    pumps = [
+        threading.Thread(target=pump, args=(proc.stdout, captured["stdout"]), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, captured["stderr"]), daemon=True),
+    ]
+    for thread in pumps:
+        thread.start()
+    if input and proc.stdin is not None:
+        proc.stdin.write(input)
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.wait()
+        raise SysnativeError(
+            f"`{' '.join(argv)}` did not finish within {timeout:.0f} seconds.",
+            "Run it by hand to see what it is waiting for.",
+        ) from exc
+    finally:
+        # The output ends when the last process holding the pipes exits: normally the
+        # command itself, but a daemon its scripts started may keep them open for good.
+        for thread in pumps:
+            thread.join(timeout=_DRAIN_SECONDS)
+    return Completed(
+        tuple(argv), proc.returncode, "".join(captured["stdout"]), "".join(captured["stderr"])
+    )
 
 
 def run_passthrough(argv: Sequence[str]) -> int:

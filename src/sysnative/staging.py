@@ -82,6 +82,11 @@ class Progress(Protocol):
         """Staging ended (successfully or not)."""
 
 
+def notify_stderr(line: str) -> None:
+    """Show ``line`` on stderr at once (``execute``'s ``notify``, before a long step)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 class TerminalProgress:
     """One line on a terminal, rewritten in place: ``Downloading wheels: 3/12 files, ...``.
 

@@ -329,6 +329,8 @@ def test_installs_native_with_apt_and_pure_from_the_index(inst: Install) -> None
     assert "Installed from the index: idna 3.6, requests 2.31.0\n" in result.out
     assert "dry run" not in result.out
     assert "error:" not in result.err
+    # Before the system step (minutes, for a large transaction) the terminal says so.
+    assert "Installing 1 package with apt; -v shows its output ...\n" in result.err
     # The native project came from the system: no wheel of it was downloaded, no marker.
     assert not any(name.startswith(f"{good.project}-") for name in inst.index.downloads)
     assert not list(site.glob(f"{good.project}*"))
@@ -347,6 +349,7 @@ def test_second_run_has_nothing_to_do(inst: Install) -> None:
     assert "Traceback" not in again.err
     assert "Nothing to do: all 3 packages of the plan are already installed." in again.out
     assert "Installed" not in again.out
+    assert "Installing" not in again.err
     assert snapshot(inst) == before
     assert sum(inst.index.downloads.values()) == 0
 

@@ -904,7 +904,7 @@ class AptProvider:
         first; ``packages`` are the requested packages not installed yet.
 
         apt's output is captured and quoted in errors; with ``quiet=False`` it is also
-        copied to stderr once apt finishes. The command gets an empty stdin, so nothing it
+        copied to stderr as it comes. The command gets an empty stdin, so nothing it
         runs can wait for an answer from the terminal.
         """
         pairs = _checked_transaction(packages, closure)
@@ -918,15 +918,17 @@ class AptProvider:
         try:
             # No timeout: the wait for the lock is bounded by apt, and a large transaction
             # may run for many minutes.
-            result = run(argv, env=self._env or None, input="", timeout=None)
+            result = run(
+                argv,
+                env=self._env or None,
+                input="",
+                timeout=None,
+                echo=None if quiet else sys.stderr,
+            )
         except CommandNotFound as exc:
             raise ProviderUnavailable(
                 _UNAVAILABLE_MESSAGE.format(missing=exc.program), _UNAVAILABLE_HINT
             ) from exc
-        if not quiet:
-            sys.stderr.write(result.stdout)
-            sys.stderr.write(result.stderr)
-            sys.stderr.flush()
         said = result.stdout + "\n" + result.stderr
         if not result.ok:
             held = parse_lock_error(said)

@@ -108,9 +108,11 @@ class Provider(SystemQuery, Protocol):
     ) -> None:
         """Run the transaction, then :meth:`verify` it.
 
-        Raises :class:`sysnative.errors.SystemStepError` (with the package manager's record
-        of each package and the undo commands) when the result is not exactly ``closure``,
-        and :class:`sysnative.errors.DpkgLocked` when another package manager held the lock.
+        The tool's output is captured for messages; with ``quiet=False`` it is also shown on
+        stderr as it comes (a large transaction runs for minutes). Raises
+        :class:`sysnative.errors.SystemStepError` (with the package manager's record of each
+        package and the undo commands) when the result is not exactly ``closure``, and
+        :class:`sysnative.errors.DpkgLocked` when another package manager held the lock.
         """
         ...
 

@@ -54,7 +54,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from packaging.version import InvalidVersion, Version
 
@@ -494,10 +494,12 @@ class BrewProvider:
         if not self.available(self._env):
             raise ProviderUnavailable(_UNAVAILABLE_MESSAGE, _UNAVAILABLE_HINT)
 
-    def _run(self, argv: Sequence[str], *, timeout: float | None = 600) -> Completed:
+    def _run(
+        self, argv: Sequence[str], *, timeout: float | None = 600, echo: TextIO | None = None
+    ) -> Completed:
         self._require()
         try:
-            return run(argv, env=self._env, input="", timeout=timeout)
+            return run(argv, env=self._env, input="", timeout=timeout, echo=echo)
         except CommandNotFound as exc:
             raise ProviderUnavailable(_UNAVAILABLE_MESSAGE, _UNAVAILABLE_HINT) from exc
 
@@ -810,11 +812,7 @@ class BrewProvider:
                 f"again:\n    {command}",
                 command=command,
             )
-        result = self._run(argv, timeout=None)
-        if not quiet:
-            sys.stderr.write(result.stdout)
-            sys.stderr.write(result.stderr)
-            sys.stderr.flush()
+        result = self._run(argv, timeout=None, echo=None if quiet else sys.stderr)
         planned = {item.name for item in closure}
         targets = (*closure, *(ClosureItem(n, v) for n, v in pairs if n not in planned))
         problems, versions = self._verify(targets)

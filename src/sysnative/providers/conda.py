@@ -68,7 +68,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -692,9 +692,11 @@ class CondaProvider:
                 )
             return self._tool
 
-    def _run(self, argv: Sequence[str], *, timeout: float | None = 600) -> Completed:
+    def _run(
+        self, argv: Sequence[str], *, timeout: float | None = 600, echo: TextIO | None = None
+    ) -> Completed:
         try:
-            return run(argv, env=self._env or None, input="", timeout=timeout)
+            return run(argv, env=self._env or None, input="", timeout=timeout, echo=echo)
         except CommandNotFound as exc:
             raise ProviderUnavailable(
                 _UNAVAILABLE_MESSAGE.format(missing=f"{exc.program} was not found"),
@@ -1014,11 +1016,7 @@ class CondaProvider:
                 f"    {command}",
                 command=command,
             )
-        result = self._run(argv, timeout=None)
-        if not quiet:
-            sys.stderr.write(result.stdout)
-            sys.stderr.write(result.stderr)
-            sys.stderr.flush()
+        result = self._run(argv, timeout=None, echo=None if quiet else sys.stderr)
         planned = {item.name for item in closure}
         targets = (*closure, *(ClosureItem(n, v) for n, v in pairs if n not in planned))
         problems = self.verify(targets)

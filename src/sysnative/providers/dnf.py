@@ -1259,8 +1259,8 @@ class DnfProvider:
 
         When another dnf or rpm holds the lock, nothing was changed: the command is tried
         again every second for ``lock_timeout`` seconds, then :class:`DnfLocked`. dnf's output
-        is captured and quoted in errors; with ``quiet=False`` it is also copied to stderr once
-        dnf finishes. The command gets an empty stdin.
+        is captured and quoted in errors; with ``quiet=False`` it is also copied to stderr as it
+        comes. The command gets an empty stdin.
         """
         pairs = _checked_transaction(packages, closure)
         if not pairs:
@@ -1273,7 +1273,13 @@ class DnfProvider:
         while True:
             try:
                 # No timeout: a large transaction may run for many minutes.
-                result = run(argv, env=self._env or None, input="", timeout=None)
+                result = run(
+                    argv,
+                    env=self._env or None,
+                    input="",
+                    timeout=None,
+                    echo=None if quiet else sys.stderr,
+                )
             except CommandNotFound as exc:
                 raise ProviderUnavailable(
                     _UNAVAILABLE_MESSAGE.format(missing=exc.program), _UNAVAILABLE_HINT
@@ -1285,10 +1291,6 @@ class DnfProvider:
             if time.monotonic() >= deadline:
                 raise self._lock_error(held, lock_timeout)
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        if not quiet:
-            sys.stderr.write(result.stdout)
-            sys.stderr.write(result.stderr)
-            sys.stderr.flush()
         if not result.ok and "has to be run with superuser privileges" in said:
             raise privilege_error("dnf refused to run without root", argv)
         planned = {item.name for item in closure}
