@@ -15,9 +15,10 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,6 +28,22 @@ logger = logging.getLogger(__name__)
 
 #: How long an index page is used without asking the server again, in seconds.
 DEFAULT_PAGE_TTL = 600.0
+
+#: Entries that only one machine state or one interpreter ever uses (a target probe, an apt
+#: simulation) are removed once they have not been used for this long, in seconds.
+STALE_AFTER = 30 * 24 * 3600.0
+
+#: What each directory under the cache root holds. ``sysnative cache info`` lists them, and
+#: ``sysnative cache purge`` removes these directories and nothing else.
+KINDS = {
+    "pages": "index pages (asked again after 10 minutes)",
+    "parsed-pages": "the same pages, parsed",
+    "metadata": "wheels' core metadata, by file hash",
+    "wheels": "downloaded wheels, by sha256",
+    "apt": "apt's binary cache (when the system keeps none) and simulations",
+    "probe": "what each target interpreter said about itself",
+    "pip-default": "the installed pip's default index URL",
+}
 
 _PAGE_FORMAT = 1
 
@@ -192,3 +209,59 @@ def _decode_page(raw: bytes, key: str) -> CachedPage | None:
 
 def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+# -- housekeeping ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The files under one kind of cache directory."""
+
+    kind: str
+    files: int
+    size: int
+
+
+def usage(root: Path) -> list[Usage]:
+    """The files and bytes of every kind of :data:`KINDS` under ``root`` (0 when absent)."""
+    out = []
+    for kind in KINDS:
+        files = size = 0
+        for dirpath, _dirnames, filenames in os.walk(root / kind):
+            for name in filenames:
+                with contextlib.suppress(OSError):
+                    size += os.lstat(os.path.join(dirpath, name)).st_size
+                    files += 1
+        out.append(Usage(kind, files, size))
+    return out
+
+
+def purge(root: Path, kinds: Iterable[str]) -> None:
+    """Remove the directories of ``kinds`` (names from :data:`KINDS` only)."""
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"not a cache kind: {kind}")
+        shutil.rmtree(root / kind, ignore_errors=True)
+
+
+def prune(directory: Path, pattern: str, *, now: float | None = None) -> int:
+    """Remove files matching ``pattern`` in ``directory`` unused for :data:`STALE_AFTER`
+    (their modification time; :func:`mark_used` moves it). Returns how many went."""
+    horizon = (time.time() if now is None else now) - STALE_AFTER
+    removed = 0
+    with contextlib.suppress(OSError):
+        for path in directory.glob(pattern):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < horizon:
+                    path.unlink()
+                    removed += 1
+    if removed:
+        logger.debug("removed %d unused entries from %s", removed, directory)
+    return removed
+
+
+def mark_used(path: Path) -> None:
+    """Note that an entry :func:`prune` looks at was just used."""
+    with contextlib.suppress(OSError):
+        os.utime(path)

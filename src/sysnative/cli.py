@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sysnative import __version__, lockcmd
+from sysnative import __version__, cachecmd, lockcmd
 from sysnative.cliargs import (
     add_planning_arguments,
     add_provider_argument,
@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     lockcmd.add_parsers(sub)
     _add_map_parser(sub)
     _add_config_parser(sub)
+    cachecmd.add_parser(sub)
     return parser
 
 
@@ -116,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _map(args)
         if args.command == "config":
             return _config(args)
+        if args.command == "cache":
+            return cachecmd.run(args)
         if args.lock:
             return lockcmd.install_from_lock(args, verbose)
         return _install(args, verbose)

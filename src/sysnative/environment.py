@@ -36,7 +36,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from sysnative import __version__
-from sysnative.cache import atomic_write
+from sysnative.cache import atomic_write, mark_used, prune
 from sysnative.errors import EnvironmentProbeError
 from sysnative.runner import CommandNotFound, run
 
@@ -239,6 +239,7 @@ def probe(interpreter: str, *, cache_dir: Path | None = None) -> TargetEnvironme
         cached = _read_cached_probe(entry)
         if cached is not None:
             logger.debug("probe of %s from cache %s", interpreter, entry.path)
+            mark_used(entry.path)
             return cached
     started_ns = _now_ns()
     data = _run_probe(interpreter)
@@ -462,6 +463,10 @@ def _write_cached_probe(
         atomic_write(entry.path, _encode_entry(entry.key, watched, data))
     except (OSError, ValueError) as exc:
         logger.debug("cannot write cached probe %s: %s", entry.path, exc)
+        return
+    # One entry per interpreter, working directory and environment: those of other places
+    # and of older sysnative versions go once unused for a month.
+    prune(entry.path.parent, "*.json")
 
 
 def _watch(executable: str, target: TargetEnvironment) -> Iterator[_WatchedPath]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -251,3 +252,27 @@ def test_prepare_is_cold_until_a_simulation_for_this_state_is_cached(
 
     repo.mark_installed("pkg-c", "3.0~rc1-1")  # the system state changes
     assert apt_module.AptProvider(env=repo.env, cache_dir=tmp_path / "cache").prepare() is True
+
+
+def test_simulations_of_states_long_gone_are_removed(repo: LocalAptRepo, tmp_path: Path) -> None:
+    from sysnative.cache import STALE_AFTER
+
+    provider = apt_module.AptProvider(env=repo.env, cache_dir=tmp_path / "cache")
+    provider.simulate(["pkg-a"])
+    (private,) = (tmp_path / "cache" / "apt").iterdir()
+    (current,) = private.glob("state-*")
+    (kept,) = private.glob("simulate-*.txt")
+    gone = [private / "simulate-old.txt", private / "state-old"]
+    month_ago = time.time() - STALE_AFTER - 3600
+    for path in gone:
+        path.write_bytes(b"")
+    for path in (*gone, current, kept):
+        os.utime(path, (month_ago, month_ago))
+
+    provider.simulate(["pkg-a"])  # answered from the cache: both entries are marked as used
+    provider.simulate(["pkg-c"])  # a new simulation is written: old entries are pruned
+
+    assert not any(path.exists() for path in gone)
+    assert current.exists()
+    assert kept.exists()
+    assert len(list(private.glob("simulate-*.txt"))) == 2

@@ -397,3 +397,26 @@ def test_from_json_without_user_site() -> None:
         {"executable": "python3", "version": "3.11", "full_version": "3.11.2"}
     )
     assert env.user_site is None
+
+
+def test_entries_unused_for_a_month_go_when_a_new_one_is_written(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sysnative.cache import STALE_AFTER
+
+    target.probe()
+    (used,) = target.entries()
+    forgotten = used.with_name("0" * 64 + ".json")
+    forgotten.write_bytes(b"{}")  # the probe of a place or a sysnative long gone
+    month_ago = time.time() - STALE_AFTER - 3600
+    for entry in (used, forgotten):
+        os.utime(entry, (month_ago, month_ago))
+
+    target.probe()  # a hit: the entry is marked as used
+    assert used.stat().st_mtime > month_ago
+    monkeypatch.chdir(tmp_path)  # another working directory: another entry is written
+    target.probe()
+
+    assert not forgotten.exists()
+    assert used.exists()
+    assert len(target.entries()) == 2

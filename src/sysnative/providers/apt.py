@@ -34,7 +34,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from sysnative.cache import atomic_write
+from sysnative.cache import atomic_write, mark_used, prune
 from sysnative.errors import (
     DpkgLocked,
     ProviderError,
@@ -663,8 +663,13 @@ class AptProvider:
         return self._private_dir() / f"state-{state}"
 
     def _remember_state(self, state: str | None) -> None:
-        if state is not None and not self._state_marker(state).exists():
-            atomic_write(self._state_marker(state), b"")
+        if state is None:
+            return
+        marker = self._state_marker(state)
+        if marker.exists():
+            mark_used(marker)
+        else:
+            atomic_write(marker, b"")
 
     def _run(self, argv: Sequence[str]) -> Completed:
         try:
@@ -743,6 +748,7 @@ class AptProvider:
             cached = self._private_dir() / f"simulate-{key}.txt"
         if cached is not None and cached.is_file():
             stdout = cached.read_text(encoding="utf-8")
+            mark_used(cached)
         else:
             answer = self._helper_simulation(names)
             if answer is None:
@@ -753,6 +759,9 @@ class AptProvider:
             stdout = answer
             if cached is not None:
                 atomic_write(cached, stdout.encode("utf-8"))
+                # Simulations (and state markers) of system states long gone.
+                for pattern in ("simulate-*.txt", "state-*"):
+                    prune(cached.parent, pattern)
         self._remember_state(state)
         removals = parse_removals(stdout)
         if removals:
