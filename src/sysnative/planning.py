@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from sysnative.errors import UsageError
 
-# The index, resolver and their dependencies are imported inside planning_session, after the
-# provider's slow setup has started: a cold apt needs the whole run's head start it can get.
+# The index, resolver and their dependencies are imported only once the provider's slow setup
+# has started (see start_system_side): a cold apt needs all the head start a run can give.
 if TYPE_CHECKING:
     from sysnative.cache import Cache
     from sysnative.environment import TargetEnvironment
@@ -140,6 +140,7 @@ def planning_session(
 
 
 def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterator[PlanningSession]:
+    """The body of :func:`planning_session`; what needs stopping goes on ``stack``."""
     from concurrent.futures import ThreadPoolExecutor
 
     from packaging.utils import canonicalize_name
