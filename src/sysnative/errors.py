@@ -53,7 +53,37 @@ class ProjectNotFound(SysnativeError):
 
 
 class HashMismatch(SysnativeError):
-    """A downloaded file does not match the hash the index announced."""
+    """A downloaded file does not match the hash it was expected to have.
+
+    ``announcer`` says where the expected hash came from ("the index announced", or the lock
+    file that records it), so the message blames the right party.
+    """
+
+    def __init__(
+        self,
+        filename: str,
+        url: str,
+        expected: str,
+        actual: str,
+        hint: str | None = None,
+        *,
+        announcer: str = "the index announced",
+    ) -> None:
+        super().__init__(
+            f"The file {filename} from {url} does not match the hash {announcer}: "
+            f"expected sha256 {expected}, got {actual}.",
+            hint,
+        )
+        self.filename = filename
+        self.url = url
+        self.expected = expected
+        self.actual = actual
+
+    def announced_by(self, announcer: str, hint: str) -> HashMismatch:
+        """The same mismatch, for an expected hash that came from ``announcer``."""
+        return HashMismatch(
+            self.filename, self.url, self.expected, self.actual, hint, announcer=announcer
+        )
 
 
 class EnvironmentProbeError(SysnativeError):

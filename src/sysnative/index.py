@@ -1183,8 +1183,10 @@ class SimpleIndexClient:
 
 def _hash_mismatch(filename: str, url: str, expected: str, actual: str) -> HashMismatch:
     return HashMismatch(
-        f"The file {filename} from {redact_url(url)} does not match the hash the index "
-        f"announced: expected sha256 {expected}, got {actual}.",
+        filename,
+        redact_url(url),
+        expected,
+        actual,
         "The index, a proxy or the network damaged or changed the file; try again later, "
         "and report it to the index maintainers if it persists.",
     )

@@ -384,12 +384,12 @@ def install_from_lock(args: argparse.Namespace, verbose: int) -> int:
             probe=environment.probe,
         )
     except HashMismatch as exc:
-        exc.hint = (
-            f"The expected sha256 is the one {source} records: the lock was edited, or the "
-            "index now serves another file under the same name. Nothing was installed. If the "
-            f"new file is trusted, make the lock again: {lockfile.relock_command(lock, source)}"
-        )
-        raise
+        raise exc.announced_by(
+            f"{source} records",
+            f"The lock was edited, or the index now serves another file under the same name. "
+            "Nothing was installed. If the new file is trusted, make the lock again: "
+            f"{lockfile.relock_command(lock, source)}",
+        ) from None
     finally:
         http.close()
     out = sys.stderr if args.report == "-" else sys.stdout

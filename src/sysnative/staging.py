@@ -280,8 +280,10 @@ def _stage_one(
         actual = _file_sha256(part)
         if expected is not None and actual != expected:
             raise HashMismatch(
-                f"The file {file.filename} from {redact_url(url)} does not match the hash "
-                f"the index announced: expected sha256 {expected}, got {actual}.",
+                file.filename,
+                redact_url(url),
+                expected,
+                actual,
                 "The index, a proxy or the network damaged or changed the file; nothing was "
                 "installed. Try again later, and report it to the index maintainers if it "
                 "persists.",

@@ -343,10 +343,11 @@ def test_edited_sha256_is_refused_before_any_change(locking: Locking) -> None:
     assert_clean_error(
         result,
         "requests-2.31.0-py3-none-any.whl",
-        f"expected sha256 {'0' * 64}, got {real}",
-        f"hint: The expected sha256 is the one {tampered} records",
+        f"does not match the hash {tampered} records: expected sha256 {'0' * 64}, got {real}",
+        "hint: The lock was edited, or the index now serves another file under the same name.",
         "Nothing was installed.",
     )
+    assert "the index announced" not in result.err  # the lock, not the index, said so
     assert snapshot(locking, fresh) == before
     assert dpkg_versions(locking.apt, locking.native.package) == {}
 
