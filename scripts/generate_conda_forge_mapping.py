@@ -31,7 +31,6 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import re
 import sys
 import tarfile
@@ -50,18 +49,16 @@ from generate_curated_mapping import (
     ID_PREFIX,
     PACKAGE_MANAGERS,
     GenerationError,
+    add_output_arguments,
     assign_primaries,
     base_document,
     check_curated,
     check_document,
-    committed_date,
     curated_entry,
-    generation_date,
+    generate,
     package_ok,
     read_json,
-    render,
     sort_keys,
-    write_or_check,
 )
 from packaging.utils import canonicalize_name
 
@@ -251,35 +248,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--member", default=DEFAULT_MEMBER, help="the table's path inside it")
     parser.add_argument("--curated", type=Path, default=DEFAULT_CURATED, help="curated overlay")
-    parser.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT, help="output file")
-    parser.add_argument(
-        "--date", help="generation date YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)"
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 if the output is stale"
-    )
+    add_output_arguments(parser, output=DEFAULT_OUTPUT)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def build(date: str) -> dict[str, Any]:
         distribution = read_distribution(args.distribution, args.member)
-        curated = read_json(args.curated, "curated overlay")
-        date = args.date
-        if args.check and date is None and not os.environ.get("SOURCE_DATE_EPOCH"):
-            date = committed_date(args.output)
-        document = build_document(distribution, curated, generation_date(date))
-    except GenerationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return write_or_check(
-        render(document),
+        return build_document(distribution, read_json(args.curated, "curated overlay"), date)
+
+    return generate(
+        build,
         args.output,
+        date=args.date,
         check=args.check,
         generator=GENERATOR,
         ecosystem=ECOSYSTEM,
-        count=len(document["mappings"]),
     )
 
 

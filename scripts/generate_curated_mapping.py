@@ -38,7 +38,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -509,17 +509,54 @@ def build_document(ecosystem: str, curated: Mapping[str, Any], date: str) -> dic
     return document
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Generate a hand-curated sysnative mapping.")
-    parser.add_argument("ecosystem", choices=sorted(CURATED_ECOSYSTEMS))
-    parser.add_argument("--curated", type=Path, help="curated input (default: scripts/...)")
-    parser.add_argument("--output", "-o", type=Path, help="output file (default: shipped file)")
+def add_output_arguments(parser: argparse.ArgumentParser, *, output: Path | None) -> None:
+    """``--output``, ``--date`` and ``--check``: what every mapping generator takes."""
+    where = "" if output is not None else " (default: the shipped file)"
+    parser.add_argument("--output", "-o", type=Path, default=output, help="output file" + where)
     parser.add_argument(
         "--date", help="generation date YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)"
     )
     parser.add_argument(
         "--check", action="store_true", help="do not write; exit 1 if the output is stale"
     )
+
+
+def generate(
+    build: Callable[[str], Mapping[str, Any]],
+    output: Path,
+    *,
+    date: str | None,
+    check: bool,
+    generator: str,
+    ecosystem: str,
+) -> int:
+    """Build the document for ``date`` (reading its inputs), then write or check ``output``.
+
+    A check reuses the committed file's date, so that it does not fail because the day
+    changed. A :class:`GenerationError` is printed as an error, exit status 2.
+    """
+    try:
+        if check and date is None and not os.environ.get("SOURCE_DATE_EPOCH"):
+            date = committed_date(output)
+        document = build(generation_date(date))
+    except GenerationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return write_or_check(
+        render(document),
+        output,
+        check=check,
+        generator=generator,
+        ecosystem=ecosystem,
+        count=len(document["mappings"]),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Generate a hand-curated sysnative mapping.")
+    parser.add_argument("ecosystem", choices=sorted(CURATED_ECOSYSTEMS))
+    parser.add_argument("--curated", type=Path, help="curated input (default: scripts/...)")
+    add_output_arguments(parser, output=None)
     return parser
 
 
@@ -527,23 +564,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ecosystem: str = args.ecosystem
     curated_path: Path = args.curated or HERE / f"{ecosystem}_curated.json"
-    output: Path = args.output or DATA_DIR / f"{ecosystem}.mapping.json"
-    try:
-        curated = read_json(curated_path, "curated file")
-        date = args.date
-        if args.check and date is None and not os.environ.get("SOURCE_DATE_EPOCH"):
-            date = committed_date(output)  # a check must not fail because the day changed
-        document = build_document(ecosystem, curated, generation_date(date))
-    except GenerationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return write_or_check(
-        render(document),
-        output,
+    return generate(
+        lambda date: build_document(ecosystem, read_json(curated_path, "curated file"), date),
+        args.output or DATA_DIR / f"{ecosystem}.mapping.json",
+        date=args.date,
         check=args.check,
         generator=f"{GENERATOR} {ecosystem}",
         ecosystem=ecosystem,
-        count=len(document["mappings"]),
     )
 
 

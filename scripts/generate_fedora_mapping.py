@@ -21,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,16 +31,14 @@ from generate_curated_mapping import (
     HERE,
     PACKAGE_MANAGERS,
     GenerationError,
+    add_output_arguments,
     assign_primaries,
     base_document,
     check_curated,
     check_document,
-    committed_date,
     curated_entry,
-    generation_date,
+    generate,
     read_json,
-    render,
-    write_or_check,
 )
 
 ECOSYSTEM = "fedora"
@@ -88,34 +85,19 @@ def build_document(curated: Mapping[str, Any], date: str) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Generate sysnative's Fedora mapping.")
     parser.add_argument("--curated", type=Path, default=DEFAULT_CURATED, help="curated input")
-    parser.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT, help="output file")
-    parser.add_argument(
-        "--date", help="generation date YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)"
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 if the output is stale"
-    )
+    add_output_arguments(parser, output=DEFAULT_OUTPUT)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        curated = read_json(args.curated, "curated file")
-        date = args.date
-        if args.check and date is None and not os.environ.get("SOURCE_DATE_EPOCH"):
-            date = committed_date(args.output)
-        document = build_document(curated, generation_date(date))
-    except GenerationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return write_or_check(
-        render(document),
+    return generate(
+        lambda date: build_document(read_json(args.curated, "curated file"), date),
         args.output,
+        date=args.date,
         check=args.check,
         generator=GENERATOR,
         ecosystem=ECOSYSTEM,
-        count=len(document["mappings"]),
     )
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,13 +32,11 @@ from typing import Any
 from generate_curated_mapping import (
     DATA_DIR,
     GenerationError,
+    add_output_arguments,
     base_document,
     check_document,
-    committed_date,
-    generation_date,
+    generate,
     read_json,
-    render,
-    write_or_check,
 )
 
 ECOSYSTEM = "ubuntu"
@@ -105,34 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "debian", nargs="?", type=Path, default=DEFAULT_INPUT, help="the Debian mapping file"
     )
-    parser.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT, help="output file")
-    parser.add_argument(
-        "--date", help="generation date YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)"
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 if the output is stale"
-    )
+    add_output_arguments(parser, output=DEFAULT_OUTPUT)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        debian = read_json(args.debian, "Debian mapping")
-        date = args.date
-        if args.check and date is None and not os.environ.get("SOURCE_DATE_EPOCH"):
-            date = committed_date(args.output)
-        document = build_document(debian, generation_date(date))
-    except GenerationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return write_or_check(
-        render(document),
+    return generate(
+        lambda date: build_document(read_json(args.debian, "Debian mapping"), date),
         args.output,
+        date=args.date,
         check=args.check,
         generator=GENERATOR,
         ecosystem=ECOSYSTEM,
-        count=len(document["mappings"]),
     )
 
 
