@@ -129,11 +129,14 @@ def _lock(args: argparse.Namespace, verbose: int) -> int:
     if verbose >= 0:
         where = "stdout" if output == "-" else output
         closure = (
-            f", {len(lock.closure)} distro packages in the transaction" if lock.closure else ""
+            f", {report.counted(len(lock.closure), 'distro package')} in the transaction"
+            if lock.closure
+            else ""
         )
         print(
             f"Wrote {where}: {len(lock.system)} from {lock.machine.provider}{closure}, "
-            f"{len(lock.wheels)} wheels from the index; for {lock.machine.distro_id} "
+            f"{report.counted(len(lock.wheels), 'wheel')} from the index; for "
+            f"{lock.machine.distro_id} "
             f"{lock.machine.distro_version}"
             + (f" ({lock.machine.architecture})" if lock.machine.architecture else "")
             + f", {lock.target.describe()}.",

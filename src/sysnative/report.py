@@ -65,16 +65,21 @@ def summary(plan: Plan) -> str:
     parts = [
         f"{len(system_new)} from {plan.provider}"
         + (
-            f" ({len(plan.system_closure)} distro packages in the transaction)"
+            f" ({counted(len(plan.system_closure), 'distro package')} in the transaction)"
             if plan.system_closure
             else ""
         ),
-        f"{len(pypi_new)} wheels from the index"
+        f"{counted(len(pypi_new), 'wheel')} from the index"
         + (f" ({wheels} of them native, see notes)" if wheels else ""),
     ]
     if system_have:
         parts.append(f"{len(system_have)} already provided by the system")
     return "Would install: " + ", ".join(parts) + "."
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 wheel``, ``2 wheels``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def to_json(plan: Plan) -> dict[str, Any]:

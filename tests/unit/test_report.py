@@ -84,6 +84,6 @@ def test_table_and_summary() -> None:
     assert "apt: python3-numpy 1:1.24.2-1+deb12u1" in table[2]
     assert "requests-2.32.3-py3-none-any.whl" in table[3]
     assert summary(plan) == (
-        "Would install: 1 from apt (1 distro packages in the transaction), 1 wheels from the index."
+        "Would install: 1 from apt (1 distro package in the transaction), 1 wheel from the index."
     )
     assert to_json(plan)["packages"][1]["native_wheel"] is False
