@@ -16,6 +16,7 @@ checks the certificate against the host name.
 
 from __future__ import annotations
 
+import copy
 import socket
 import threading
 from collections.abc import Callable
@@ -27,6 +28,8 @@ __all__ = ["HEDGE_AFTER", "HostResolver"]
 HEDGE_AFTER = 0.25
 #: Lookups in flight at most per name (the first and its hedges).
 MAX_ATTEMPTS = 3
+#: Seconds to wait for any answer at all (glibc gives up after 30 s at most by default).
+LOOKUP_LIMIT = 60.0
 
 _AddrInfo = list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[object, ...]]]
 Lookup = Callable[[str, int], _AddrInfo]
@@ -37,7 +40,8 @@ def _getaddrinfo(host: str, port: int) -> _AddrInfo:
 
 
 class _Answer:
-    """The first answer of one or more attempts at the same lookup."""
+    """The first answer of one or more attempts at the same lookup, shared by every thread
+    that asked for it meanwhile."""
 
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -55,21 +59,40 @@ class _Answer:
             target=self._attempt, args=(lookup, host, port), name=f"resolve-{host}", daemon=True
         ).start()
 
+    def give_up(self, error: OSError) -> None:
+        with self._lock:
+            if not self.done.is_set():
+                self.error = error
+                self.done.set()
+
+    def result(self) -> _AddrInfo:
+        """The addresses, or the lookup's error (a copy: each caller raises its own)."""
+        if self.addresses is not None:
+            return self.addresses
+        raise copy.copy(self.error) if self.error else socket.gaierror("no answer")
+
     def _attempt(self, lookup: Lookup, host: str, port: int) -> None:
         try:
             addresses = lookup(host, port)
-        except OSError as exc:
+        except Exception as exc:  # whatever it is, the askers must hear of it
+            error = exc if isinstance(exc, OSError) else _invalid_name(host, exc)
             with self._lock:
                 self._failures += 1
                 # An error counts only when every attempt failed: a hedge may still answer.
                 if self._failures == self._started and not self.done.is_set():
-                    self.error = exc
+                    self.error = error
                     self.done.set()
             return
         with self._lock:
             if not self.done.is_set():
                 self.addresses = addresses
                 self.done.set()
+
+
+def _invalid_name(host: str, exc: Exception) -> OSError:
+    """``getaddrinfo`` refuses some names before asking (an empty or over-long label raises
+    ``UnicodeError``): an error like any other failed lookup."""
+    return socket.gaierror(socket.EAI_NONAME, f"{host!r} is not a valid host name ({exc})")
 
 
 class HostResolver:
@@ -80,30 +103,32 @@ class HostResolver:
         self._hedge_after = hedge_after
         self._lock = threading.Lock()
         self._known: dict[tuple[str, int], _AddrInfo] = {}
-        self._pending: dict[tuple[str, int], threading.Event] = {}
+        self._pending: dict[tuple[str, int], _Answer] = {}
 
     def addresses(self, host: str, port: int) -> _AddrInfo:
-        """The addresses of ``host`` (raises ``OSError``, e.g. ``socket.gaierror``)."""
+        """The addresses of ``host`` (raises ``OSError``, e.g. ``socket.gaierror``).
+
+        Threads asking while a lookup is under way get its outcome, its error included; a
+        later call after a failure asks anew.
+        """
         key = (host, port)
-        while True:
-            with self._lock:
-                known = self._known.get(key)
-                if known is not None:
-                    return known
-                pending = self._pending.get(key)
-                if pending is None:
-                    pending = self._pending[key] = threading.Event()
-                    break
-            pending.wait()  # another thread is asking; then read its answer (or ask anew)
-        try:
-            addresses = self._ask(host, port)
-            with self._lock:
-                self._known[key] = addresses
-            return addresses
-        finally:
+        with self._lock:
+            known = self._known.get(key)
+            if known is not None:
+                return known
+            answer = self._pending.get(key)
+            asking = answer is None
+            if answer is None:
+                answer = self._pending[key] = _Answer()
+        if asking:
+            self._ask(answer, host, port)
             with self._lock:
                 del self._pending[key]
-            pending.set()
+                if answer.addresses is not None:
+                    self._known[key] = answer.addresses
+        else:
+            answer.done.wait()  # the asker's wait is bounded, and it always sets done
+        return answer.result()
 
     def create_connection(
         self,
@@ -125,13 +150,12 @@ class HostResolver:
                 error = exc
         raise error or OSError(f"no address for {host}")
 
-    def _ask(self, host: str, port: int) -> _AddrInfo:
-        answer = _Answer()
+    def _ask(self, answer: _Answer, host: str, port: int) -> None:
         for started in range(1, MAX_ATTEMPTS + 1):
             answer.start(self._lookup, host, port)
             if started < MAX_ATTEMPTS and answer.done.wait(self._hedge_after * started):
-                break
-        answer.done.wait()
-        if answer.addresses is None:
-            raise answer.error or socket.gaierror(f"no address for {host}")
-        return answer.addresses
+                return
+        if not answer.done.wait(LOOKUP_LIMIT):
+            answer.give_up(
+                socket.gaierror(socket.EAI_AGAIN, f"no answer for {host} in {LOOKUP_LIMIT:.0f} s")
+            )

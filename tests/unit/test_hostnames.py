@@ -11,6 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from sysnative import http
+from sysnative.errors import IndexFailure
 from sysnative.hostnames import HostResolver
 
 LOOPBACK = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
@@ -33,8 +34,9 @@ class ScriptedLookup:
         if behaviour.startswith("hang"):
             self.release.wait(10)
             behaviour = behaviour.partition("-then-")[2] or "fail"
-        if behaviour == "slow":
+        if behaviour.startswith("slow"):
             time.sleep(0.05)
+            behaviour = behaviour.partition("-")[2] or "answer"
         with self._lock:
             self.finished += 1
         if behaviour == "fail":
@@ -158,3 +160,42 @@ def test_the_http_client_looks_each_host_up_once(
 
     assert bodies == [b"ok"] * 6
     assert asked.count("localhost") == 1
+
+
+def test_a_name_the_resolver_refuses_is_an_error_not_a_hang() -> None:
+    resolver = HostResolver()  # the system's getaddrinfo: an empty label raises UnicodeError
+    with pytest.raises(socket.gaierror, match="not a valid host name"):
+        resolver.addresses("index..invalid", 443)
+
+
+def test_threads_waiting_on_a_failed_lookup_share_its_error(lookups: list[ScriptedLookup]) -> None:
+    lookup = ScriptedLookup("slow-fail", "answer")
+    lookups.append(lookup)
+    resolver = HostResolver(lookup, hedge_after=10)  # type: ignore[arg-type]
+    gate = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        gate.wait()
+        try:
+            resolver.addresses("index.test", 443)
+        except OSError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert lookup.calls == 1  # one failed lookup, not one per waiting thread
+    assert len(errors) == 6
+    assert len({id(e) for e in errors}) == 6  # each thread raises its own copy
+    assert resolver.addresses("index.test", 443) == LOOPBACK  # a later call asks anew
+
+
+def test_http_client_reports_an_invalid_host_name() -> None:
+    client = http.HttpClient(retries=0)
+    with pytest.raises(IndexFailure, match="could not be resolved"):
+        client.get("http://index..invalid/simple/")
+    client.close()
