@@ -100,7 +100,7 @@ def _run_echoing(
         proc = subprocess.Popen(
             list(argv),
             env=dict(env),
-            stdin=subprocess.PIPE if input else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if input is not None else None,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -110,14 +110,20 @@ def _run_echoing(
     except FileNotFoundError as exc:
         raise CommandNotFound(argv[0]) from exc
     lock = threading.Lock()
+    echoing = [True]
     captured: dict[str, list[str]] = {"stdout": [], "stderr": []}
 
     def pump(stream: IO[str], lines: list[str]) -> None:
+        # Reading never stops before the end: a command whose pipe fills up blocks.
         for line in stream:
             lines.append(line)
             with lock:
-                echo.write(line)
-                echo.flush()
+                if echoing[0]:
+                    try:
+                        echo.write(line)
+                        echo.flush()
+                    except (OSError, ValueError):  # the terminal went away (| head, closed)
+                        echoing[0] = False
         stream.close()
 
     assert proc.stdout is not None
@@ -128,10 +134,13 @@ def _run_echoing(
     ]
     for thread in pumps:
         thread.start()
-    if input and proc.stdin is not None:
-        proc.stdin.write(input)
-        proc.stdin.close()
     try:
+        if proc.stdin is not None:
+            try:
+                proc.stdin.write(input or "")
+                proc.stdin.close()
+            except BrokenPipeError:  # the command did not read its input: as subprocess.run
+                pass
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         proc.kill()
@@ -140,6 +149,10 @@ def _run_echoing(
             f"`{' '.join(argv)}` did not finish within {timeout:.0f} seconds.",
             "Run it by hand to see what it is waiting for.",
         ) from exc
+    except BaseException:  # as subprocess.run does: no child is left behind
+        proc.kill()
+        proc.wait()
+        raise
     finally:
         # The output ends when the last process holding the pipes exits: normally the
         # command itself, but a daemon its scripts started may keep them open for good.

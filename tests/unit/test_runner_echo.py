@@ -69,3 +69,29 @@ def test_an_echoed_command_that_outlives_its_timeout_is_stopped() -> None:
 def test_a_missing_program_is_reported_as_such() -> None:
     with pytest.raises(CommandNotFound):
         run(["/nonexistent/program"], echo=io.StringIO())
+
+
+class GoneTerminal(io.StringIO):
+    """A terminal that goes away after the first line (``sysnative install -v | head -1``)."""
+
+    def write(self, text: str) -> int:
+        if self.getvalue():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_terminal_that_goes_away_stops_the_echo_not_the_command() -> None:
+    many = "import sys\nfor i in range(20000): print(i)\nprint('done', file=sys.stderr)"
+    echo = GoneTerminal()
+
+    result = run([sys.executable, "-c", many], timeout=60, echo=echo)
+
+    assert result.ok
+    assert result.stdout.splitlines()[-1] == "19999"  # all of it, though the pipe filled up
+    assert result.stderr == "done\n"
+    assert echo.getvalue() in ("0\n", "done\n")
+
+
+def test_a_command_that_does_not_read_its_input() -> None:
+    result = run([sys.executable, "-c", "pass"], input="x" * 1_000_000, echo=io.StringIO())
+    assert result.ok
