@@ -109,6 +109,7 @@ class HttpClient:
         #: Idle connections by target key, the most recently used last.
         self._idle: dict[tuple[str, str, int, str | None], list[_Connection]] = {}
         self._all: list[_Connection] = []
+        self._closed = False
         self._lock = threading.Lock()
 
     # -- public --------------------------------------------------------------------------
@@ -133,10 +134,12 @@ class HttpClient:
         )
 
     def close(self) -> None:
-        """Close every connection opened by any thread."""
+        """Close every connection opened by any thread. A request still under way may end;
+        its connection is then closed instead of kept."""
         with self._lock:
             conns, self._all = self._all, []
             self._idle.clear()
+            self._closed = True
         for conn in conns:
             conn.close()
 
@@ -219,7 +222,10 @@ class HttpClient:
     def _release(self, target: _Target, conn: _Connection) -> None:
         """Give a connection whose response was read to completion back to the pool."""
         with self._lock:
-            self._idle.setdefault(target.key, []).append(conn)
+            if not self._closed:
+                self._idle.setdefault(target.key, []).append(conn)
+                return
+        conn.close()
 
     def _new_connection(self, target: _Target) -> _Connection:
         host, port = target.host, target.port

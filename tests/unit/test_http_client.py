@@ -47,6 +47,8 @@ class KeepAliveServer:
         self.per_connection = per_connection
         self.connections = 0
         self.requests = 0
+        #: Set each time a client closes a connection (the server reads EOF).
+        self.client_closed = threading.Semaphore(0)
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -66,6 +68,7 @@ class KeepAliveServer:
                 while (line := reader.readline()) not in (b"\r\n", b""):
                     pass
                 if not line:
+                    self.client_closed.release()
                     return
                 self.requests += 1
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -107,3 +110,20 @@ def test_a_pooled_connection_the_server_dropped_is_replaced(
     assert bodies == [b"ok"] * 5
     assert keep_alive.requests == 5
     assert keep_alive.connections == 3  # two requests per connection, then a fresh one
+
+
+def test_a_request_ending_after_close_does_not_keep_its_connection(
+    keep_alive: KeepAliveServer,
+) -> None:
+    keep_alive.per_connection = 100
+    client = http.HttpClient()
+    url = f"http://127.0.0.1:{keep_alive.port}/page"
+    assert client.get(url).body == b"ok"
+    client.close()  # the pool's connection is closed: the server sees it go
+    assert keep_alive.client_closed.acquire(timeout=10)
+
+    # A request that was still under way when the client closed (a prefetch thread).
+    assert client.get(url).body == b"ok"
+
+    assert keep_alive.client_closed.acquire(timeout=10)  # closed, not kept in the pool
+    assert keep_alive.connections == 2
