@@ -57,8 +57,13 @@ class CpuShare:
             if self._released:
                 return
             self._released = True
-        for tid in _threads():
-            _set_affinity(tid, self.allowed)
+        # A thread still confined may start another meanwhile, which inherits the confined
+        # set: list the threads again until a listing shows none not yet given back.
+        done: set[int] = set()
+        while fresh := set(_threads()) - done:
+            for tid in fresh:
+                _set_affinity(tid, self.allowed)
+            done |= fresh
         _set_affinity(self.pid, self.allowed)
         logger.debug("CPU %d shared again", self.reserved)
 

@@ -9,6 +9,7 @@ comparison pass by asking apt-get both times).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 import sysnative.providers.apt as apt_module
 from aptrepo import LocalAptRepo, local_apt_repo  # noqa: F401
-from sysnative.errors import ProviderError
+from sysnative.errors import ProviderError, SysnativeError
 from sysnative.models import ClosureItem
 from sysnative.providers.aptsession import HELPER, AptSession
 
@@ -201,8 +202,6 @@ def test_what_the_helper_declines_apt_get_answers(
 
 
 def _environ() -> dict[str, str]:
-    import os
-
     return dict(os.environ)
 
 
@@ -335,3 +334,26 @@ def test_a_cold_cache_dir_starts_the_helper_without_waiting_for_apt_config(
     assert warm.prepare() is False
     assert seen == [False]
     assert warm._session is None  # a warm run needs no helper at all
+
+
+@needs_python_apt
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs per-thread CPU affinity and two CPUs or more",
+)
+def test_a_failing_prepare_gives_the_helpers_cpu_back(
+    world: LocalAptRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allowed = os.sched_getaffinity(0)
+    provider = apt_module.AptProvider(env=world.env, cache_dir=tmp_path)
+
+    def broken() -> tuple[str, ...]:
+        # The helper was started (cold cache dir) and holds a CPU of its own by now.
+        assert os.sched_getaffinity(0) != allowed
+        raise SysnativeError("apt-config did not finish")
+
+    monkeypatch.setattr(provider, "_probe_options", broken)
+    with pytest.raises(SysnativeError, match="apt-config"):
+        provider.prepare()
+
+    assert os.sched_getaffinity(0) == allowed

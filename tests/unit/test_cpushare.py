@@ -104,3 +104,40 @@ def test_a_process_that_is_gone_changes_nothing(allowed: set[int]) -> None:
 
     assert reserve_cpu(gone.pid) is None
     assert os.sched_getaffinity(0) == allowed
+
+
+def test_a_thread_started_while_everyone_is_given_back_is_given_back_too(
+    helper: subprocess.Popen[bytes], allowed: set[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sysnative import cpushare
+
+    confined = Reporter()
+    share = reserve_cpu(helper.pid)
+    assert share is not None
+    confined.start()  # started during the reservation: confined
+    late: list[Reporter] = []
+    real_threads = cpushare._threads
+
+    def listing_then_a_new_thread() -> list[int]:
+        found = real_threads()
+        if not late:  # right after the first listing, a confined thread starts another
+            started = threading.Event()
+
+            def spawn() -> None:
+                child = Reporter()
+                child.start()
+                late.append(child)
+                started.set()
+
+            threading.Thread(target=spawn).start()
+            started.wait(10)
+        return found
+
+    monkeypatch.setattr(cpushare, "_threads", listing_then_a_new_thread)
+    # The spawning thread is itself new, and confined as it was started from this one.
+    share.release()
+
+    assert late[0].cpus() == allowed
+    assert confined.cpus() == allowed
+    for reporter in (confined, late[0]):
+        reporter.asks.put(False)

@@ -796,16 +796,23 @@ class AptProvider:
             return False
         if not self._answered_before():
             self._session_for(start=True)  # cold for certain: no need to wait for apt-config
-        options = self._apt_options()
-        state = self._state_digest()
-        if state is not None and self._state_marker(state).exists():
-            return False
-        session = self._session_for(start=True)
-        # Asked by every simulation: ask now, while apt's cache is being opened.
-        self.native_architecture()
-        if session is None or not session.apt_version():
-            self._run(["apt-cache", *options, "policy"])
-        return True
+        try:
+            options = self._apt_options()
+            state = self._state_digest()
+            if state is not None and self._state_marker(state).exists():
+                return False
+            session = self._session_for(start=True)
+            # Asked by every simulation: ask now, while apt's cache is being opened.
+            self.native_architecture()
+            if session is None or not session.apt_version():
+                self._run(["apt-cache", *options, "policy"])
+            return True
+        except BaseException:
+            # Nobody may ask the helper anything for a while: share its CPU again now.
+            started = self._session_for(start=False)
+            if started is not None:
+                started.release_cpu()
+            raise
 
     # -- execution side ------------------------------------------------------------------------
 

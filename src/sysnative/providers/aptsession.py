@@ -112,6 +112,12 @@ class AptSession:
         logger.debug("apt helper declined %s %s: %s", op, " ".join(names), reply.get("why"))
         return None
 
+    def release_cpu(self) -> None:
+        """Give back the CPU the helper has to itself while it opens apt's cache (reading
+        its first answer does that too)."""
+        if self._cpu is not None:
+            self._cpu.release()
+
     def close(self) -> None:
         """Stop the helper (the system is about to change, or planning is over)."""
         with self._lock:
@@ -125,8 +131,7 @@ class AptSession:
         if self._apt_version is None:
             reply = self._read()
             self._hello_read.set()
-            if self._cpu is not None:
-                self._cpu.release()  # the slow part is over, whatever the answer
+            self.release_cpu()  # the slow part is over, whatever the answer
             if reply is not None and reply.get("ok") is True:
                 self._apt_version = str(reply.get("apt", ""))
                 logger.debug("apt helper ready (apt %s)", self._apt_version)
