@@ -357,3 +357,34 @@ def test_a_failing_prepare_gives_the_helpers_cpu_back(
         provider.prepare()
 
     assert os.sched_getaffinity(0) == allowed
+
+
+@needs_python_apt
+def test_questions_asked_back_to_back_see_no_earlier_marks(world: LocalAptRepo) -> None:
+    """Pipelined: the helper reads the next question before it had an idle moment to forget
+    the last simulation's marks, so it must forget them before the next simulation."""
+    questions = [
+        {"op": "simulate", "names": ["chain-top"]},
+        {"op": "policy", "names": ["lib-base", "chain-low"]},
+        {"op": "simulate", "names": ["needs-new-base"]},
+        {"op": "simulate", "names": ["chain-top"]},
+    ]
+    done = subprocess.run(
+        [apt_module.INTERPRETER, "-I", str(HELPER), "APT::Install-Recommends=false"],
+        input="".join(json.dumps(q) + "\n" for q in questions),
+        capture_output=True,
+        text=True,
+        env={**_environ(), **world.env},
+        check=True,
+    )
+    _hello, first, policy, second, again = (json.loads(x) for x in done.stdout.splitlines())
+
+    apt_get = apt_module.AptProvider(env=world.env, python_apt=False)
+    parse = apt_module.parse_simulation
+    assert first["ok"] is True
+    assert second["ok"] is True
+    assert _by_name(parse(second["text"])) == _by_name(apt_get.simulate(["needs-new-base"]))
+    assert again["text"] == first["text"]
+    assert _by_name(parse(first["text"])) == _by_name(apt_get.simulate(["chain-top"]))
+    # Marks do not change what is installed or what apt's candidate is.
+    assert "chain-low:\n  Installed: (none)\n  Candidate: 1.0-1\n" in policy["text"]

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import select
 import sys
 from typing import Any
 
@@ -70,7 +72,8 @@ def simulate_text(cache: Any, depcache: Any, names: list[str]) -> str:
     dependencies are picked), then each that is left broken is marked again with automatic
     installation, and the problem resolver runs, the requested packages protected, when
     something is still broken (on an unbroken cache it changes nothing and costs 60 ms).
-    ``depcache`` must be fresh; the caller re-initialises it after each simulation.
+    ``depcache`` must be fresh (no marks): the caller forgets a simulation's marks when no
+    question is waiting, and before the next simulation at the latest.
     """
     packages = []
     for name in names:
@@ -172,6 +175,36 @@ def dependencies_first(depcache: Any, requested: list[Any], changed: dict[int, A
     return out
 
 
+#: Seconds without a question after a simulation before its marks are cleaned up.
+IDLE_BEFORE_CLEANUP = 0.02
+#: What :meth:`LineReader.next` returns when no line came in time.
+IDLE = object()
+
+
+class LineReader:
+    """Lines from a file descriptor, with a timeout (``select`` on the descriptor itself,
+    so no line can hide in a buffer it does not see)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = b""
+        self._eof = False
+
+    def next(self, timeout: float | None) -> Any:
+        """The next line (text), ``None`` at the end, or :data:`IDLE` after ``timeout``."""
+        while b"\n" not in self._buffer and not self._eof:
+            ready, _, _ = select.select([self._fd], [], [], timeout)
+            if not ready:
+                return IDLE
+            chunk = os.read(self._fd, 65536)
+            self._buffer += chunk
+            self._eof = not chunk
+        if not self._buffer:
+            return None
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("utf-8", errors="replace")
+
+
 def answer(cache: Any, depcache: Any, request: dict[str, Any]) -> dict[str, Any]:
     names = request.get("names")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -218,19 +251,30 @@ def main(argv: list[str]) -> int:
         send({"ok": False, "why": str(exc).strip()})
         return 0
     send({"ok": True, "apt": str(apt_pkg.VERSION)})
-    for line in sys.stdin:
+    lines = LineReader(sys.stdin.fileno())
+    marked = False  # the last simulation's marks are still on the dependency cache
+    while True:
+        # Forgetting a simulation's marks takes a while (0.2 s on Debian 12): done as soon
+        # as no question is waiting, and before the next simulation at the latest. A policy
+        # question does not wait for it: installed and candidate versions ignore marks.
+        line = lines.next(timeout=IDLE_BEFORE_CLEANUP if marked else None)
+        if line is IDLE:
+            depcache.init()
+            marked = False
+            continue
+        if line is None:
+            return 0
         request: Any | None = None
         with contextlib.suppress(ValueError):
             request = json.loads(line)
         if not isinstance(request, dict):
             send({"ok": False, "why": "malformed request"})
             continue
-        send(answer(cache, depcache, request))
-        if request.get("op") == "simulate":
-            # Forget this question's marks now, while sysnative is busy with the answer
-            # (0.2 s on Debian 12), rather than when the next question arrives.
+        if request.get("op") == "simulate" and marked:
             depcache.init()
-    return 0
+            marked = False
+        send(answer(cache, depcache, request))
+        marked = marked or request.get("op") == "simulate"
 
 
 if __name__ == "__main__":
