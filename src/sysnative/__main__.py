@@ -1,6 +1,6 @@
 import sys
 
-from sysnative.cli import main
+from sysnative.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -6,6 +6,7 @@ The only module that configures logging, prints, and maps errors to exit codes.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 import traceback
@@ -87,6 +88,22 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_parser(sub)
     cachecmd.add_parser(sub)
     return parser
+
+
+def run() -> int:
+    """The ``sysnative`` program: :func:`main` in a process that ends with it.
+
+    Python's cycle collector is off for the run. Planning builds a few hundred thousand
+    long-lived objects (index listings, metadata, candidates), and collecting them again and
+    again freed nothing (a cold plan of an xarray set peaks at the same 92 MB either way)
+    while stopping every thread: 0.2 s of that plan's 1.7 s. At exit the objects are frozen,
+    which spares the interpreter's final full collection (30 ms).
+    """
+    gc.disable()
+    try:
+        return main()
+    finally:
+        gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
