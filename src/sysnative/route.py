@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-
-from packaging.utils import NormalizedName
+from typing import TYPE_CHECKING
 
 from sysnative.classify import Classification, Kind
-from sysnative.mapping import MappingEntry
 from sysnative.models import Route
+
+if TYPE_CHECKING:  # the command line imports this module before it starts the system side
+    from packaging.utils import NormalizedName
+
+    from sysnative.mapping import MappingEntry
 
 
 class Fallback(str, enum.Enum):
