@@ -26,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generate_curated_mapping import GenerationError, generation_date
 from packaging.utils import NormalizedName, canonicalize_name
 
 HERE = Path(__file__).resolve().parent
@@ -66,10 +66,6 @@ PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 PROJECT_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 #: Debian dependency field: ``pkg (>= 1) | other, third`` -> package names in order.
 DEPENDENCY_NAME_RE = re.compile(r"\s*([^\s(|,]+)\s*(?:\([^)]*\))?\s*")
-
-
-class GenerationError(Exception):
-    """Bad input (fallback table, curated overlay, arguments); reported with exit code 2."""
 
 
 @dataclass
@@ -215,23 +211,6 @@ def dh_python_version() -> str:
             "cannot ask dpkg for the dh-python version; pass --source-version"
         ) from exc
     return result.stdout.strip()
-
-
-def generation_date(explicit: str | None) -> str:
-    """``--date``, else ``SOURCE_DATE_EPOCH`` (reproducible builds), else today (UTC)."""
-    if explicit:
-        try:
-            return datetime.date.fromisoformat(explicit).isoformat()
-        except ValueError as exc:
-            raise GenerationError(f"--date must be YYYY-MM-DD, not {explicit!r}") from exc
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        try:
-            stamp = datetime.datetime.fromtimestamp(int(epoch), tz=datetime.timezone.utc)
-        except (ValueError, OverflowError, OSError) as exc:
-            raise GenerationError(f"SOURCE_DATE_EPOCH is not a timestamp: {epoch!r}") from exc
-        return stamp.date().isoformat()
-    return datetime.datetime.now(tz=datetime.timezone.utc).date().isoformat()
 
 
 # --------------------------------------------------------------------------------------------

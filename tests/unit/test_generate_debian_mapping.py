@@ -27,6 +27,8 @@ Main = Callable[[Sequence[str]], int]
 
 @pytest.fixture(scope="module")
 def generator() -> Any:
+    if str(ROOT / "scripts") not in sys.path:  # it imports the generators' shared helpers
+        sys.path.insert(0, str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location(
         "generate_debian_mapping", ROOT / "scripts" / "generate_debian_mapping.py"
     )
