@@ -2,9 +2,10 @@
 
 Markers, tags and requires-python are evaluated for the *target* interpreter, which is not
 necessarily the one sysnative runs on (``--python``, an active venv, a Debian system
-Python). The target is asked a single time, with a small stdlib-only script that borrows the
-``packaging`` sysnative already has (so tags and markers are computed by the same code pip
-uses, inside the target) and prints JSON.
+Python). The target is asked a single time, with a script (:mod:`sysnative.probe_script`)
+that imports only the target's standard library and prints JSON, so any target can answer,
+whatever sysnative's own dependencies need. The wheel tags are computed here, with
+sysnative's ``packaging``, from the platform facts it reports (:mod:`sysnative.target_tags`).
 
 Asking costs a tenth of a second on the critical path, so :func:`probe` can keep the answer
 in the cache directory, the way uv caches interpreter information. An answer is reused only
@@ -38,66 +39,17 @@ from packaging.version import InvalidVersion, Version
 from sysnative import __version__
 from sysnative.cache import atomic_write, mark_used, prune
 from sysnative.errors import EnvironmentProbeError
+from sysnative.probe_script import OLDEST
 from sysnative.runner import CommandNotFound, run
+from sysnative.target_tags import PlatformFacts, TagFactsError, target_tags
 
 logger = logging.getLogger(__name__)
 
 #: Tag priorities by tag list (see :meth:`TargetEnvironment.tag_priority`).
 _tag_priorities: dict[tuple[Tag, ...], Mapping[Tag, int]] = {}
 
-_PROBE = r"""
-import json, os, site, sys, sysconfig
-sys.path.insert(0, sys.argv[1])
-from packaging.markers import default_environment
-from packaging.tags import sys_tags
-import importlib.metadata as md
-# Borrowed for the imports above only: the target's own distributions are the ones to list.
-del sys.path[0]
-
-stdlib = sysconfig.get_paths()["stdlib"]
-venv_cfg = os.path.join(sys.prefix, "pyvenv.cfg")
-include_system = None
-if os.path.isfile(venv_cfg):
-    with open(venv_cfg, encoding="utf-8") as fh:
-        for line in fh:
-            key, _, value = line.partition("=")
-            if key.strip().lower() == "include-system-site-packages":
-                include_system = value.strip().lower() == "true"
-dists = []
-for dist in md.distributions():
-    try:
-        name = dist.metadata["Name"]
-        if not name:
-            continue
-        location = str(dist.locate_file(""))
-        dists.append({
-            "name": name,
-            "version": dist.version,
-            "location": location,
-            "requires": list(dist.requires or []),
-            "installer": (dist.read_text("INSTALLER") or "").strip(),
-        })
-    except Exception:
-        continue
-print(json.dumps({
-    "executable": sys.executable,
-    "version": "%d.%d" % sys.version_info[:2],
-    "full_version": "%d.%d.%d" % sys.version_info[:3],
-    "markers": default_environment(),
-    "tags": [str(t) for t in sys_tags()],
-    "sys_path": [p for p in sys.path if p],
-    "prefix": sys.prefix,
-    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-    "site_packages": site.getsitepackages() if hasattr(site, "getsitepackages") else [],
-    "purelib": sysconfig.get_paths()["purelib"],
-    "user_site": site.getusersitepackages() if hasattr(site, "getusersitepackages") else None,
-    "include_system_site_packages": include_system,
-    # PEP 668: the marker never applies inside a virtual environment.
-    "externally_managed": sys.prefix == getattr(sys, "base_prefix", sys.prefix)
-    and os.path.isfile(os.path.join(stdlib, "EXTERNALLY-MANAGED")),
-    "distributions": dists,
-}))
-"""
+#: The probe, run with ``python -c`` in the target (stdlib only; see its docstring).
+_PROBE = (Path(__file__).parent / "probe_script.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -250,10 +202,10 @@ def probe(interpreter: str, *, cache_dir: Path | None = None) -> TargetEnvironme
 
 
 def _run_probe(interpreter: str) -> dict[str, object]:
-    """Run the probe script in ``interpreter`` and return its JSON answer."""
-    packaging_root = str(Path(packaging.__file__).resolve().parent.parent)
+    """Run the probe script in ``interpreter`` and return its JSON answer, with the tags
+    computed from its platform facts (``tags``)."""
     try:
-        done = run([interpreter, "-c", _PROBE, packaging_root], timeout=60)
+        done = run([interpreter, "-c", _PROBE], timeout=60)
     except CommandNotFound as exc:
         raise EnvironmentProbeError(
             f"The target interpreter {interpreter!r} does not exist.",
@@ -264,9 +216,13 @@ def _run_probe(interpreter: str) -> dict[str, object]:
             f"The target interpreter {interpreter!r} cannot be run: {exc.strerror}."
         ) from exc
     if not done.ok:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        detail = "".join(f"\n    {line}" for line in tail)
         raise EnvironmentProbeError(
-            f"Could not inspect the target interpreter {interpreter!r}: {done.describe()}",
-            "sysnative needs a CPython 3.9 or newer target.",
+            f"Could not inspect the target interpreter {interpreter!r}: its probe "
+            f"(a standard-library script) exited with status {done.returncode}{detail}",
+            "Check that the interpreter starts (`PATH -c 'import sys'`); sysnative needs a "
+            "CPython 3.9 or newer target.",
         )
     try:
         data = json.loads(done.stdout)
@@ -278,13 +234,29 @@ def _run_probe(interpreter: str) -> dict[str, object]:
         raise EnvironmentProbeError(
             f"The target interpreter {interpreter!r} answered something that is not an object."
         )
+    if data.get("too_old"):
+        oldest = ".".join(map(str, OLDEST))
+        raise EnvironmentProbeError(
+            f"The target interpreter {interpreter!r} is "
+            f"{data.get('implementation') or 'Python'} {data.get('full_version')}; "
+            f"sysnative needs Python {oldest} or newer as a target.",
+            f"Pass --python with a Python {oldest} or newer interpreter, or a venv made from "
+            "one (`sysnative venv PATH` makes one from the system's Python).",
+        )
+    try:
+        facts = PlatformFacts.from_json(data.get("platform"))
+        data["tags"] = [str(tag) for tag in target_tags(facts)]
+    except TagFactsError as exc:
+        raise EnvironmentProbeError(
+            f"Could not work out the wheel tags of the target interpreter {interpreter!r}: {exc}."
+        ) from exc
     return data
 
 
 # -- the probe cache ---------------------------------------------------------------------
 
 #: Bump when what is stored or checked changes (old entries then stop matching their key).
-_PROBE_CACHE_FORMAT = 1
+_PROBE_CACHE_FORMAT = 2
 
 _PROBE_DIGEST = hashlib.sha256(_PROBE.encode()).hexdigest()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import zipfile
 from dataclasses import astuple
 from pathlib import Path
@@ -150,15 +149,13 @@ def test_html_tokenizer_skips_comments_and_scripts() -> None:
     assert [str(f.version) for f in parse_html_page(html, PAGE, DEMO)] == ["2.0"]
 
 
-def test_html_tokenizer_stops_at_unterminated_tag_in_linear_time() -> None:
-    start = time.perf_counter()
+def test_html_tokenizer_stops_at_unterminated_tag() -> None:
+    """Its speed (linear, not a rescan from every ``<a``) is in benchmarks/micro.py."""
     html = '<a href="demo-1.0.tar.gz">x</a><a href="demo-2.0.tar.gz' + ' <a x="y"' * 20_000
 
     files = parse_html_page(html, PAGE, DEMO)
 
     assert [str(f.version) for f in files] == ["1.0"]
-    # Re-scanning to the end from every "<a" would take minutes here.
-    assert time.perf_counter() - start < 2
 
 
 def test_html_base_element() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -38,14 +37,6 @@ def test_builtin_debian_loads_and_describes_itself(debian: MappingTable) -> None
 
 def test_builtin_is_cached(debian: MappingTable) -> None:
     assert load_builtin("debian") is debian
-
-
-def test_builtin_load_is_fast() -> None:
-    """It runs on every invocation; the budget is 50 ms, measured well below that."""
-    load_builtin.cache_clear()
-    start = time.perf_counter()
-    load_builtin("debian")
-    assert time.perf_counter() - start < 0.25  # generous: shared CI machines are slow
 
 
 def test_unknown_builtin_ecosystem() -> None:
