@@ -6,11 +6,12 @@ The only module that configures logging, prints, and maps errors to exit codes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -122,7 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     verbose = getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
-    _configure_logging(verbose)
+    with _logging_to_stderr(verbose):
+        return _dispatch(args, verbose)
+
+
+def _dispatch(args: argparse.Namespace, verbose: int) -> int:
     try:
         if args.command == "venv":
             return _venv(args)
@@ -168,16 +173,25 @@ def _hand_to_pip(args: list[str]) -> int:
     return run_passthrough([sys.executable, "-m", "pip", "install", *args])
 
 
-def _configure_logging(verbose: int) -> None:
+@contextlib.contextmanager
+def _logging_to_stderr(verbose: int) -> Iterator[None]:
+    """sysnative's log lines on the standard error of this call, at the level ``-v``/``-q``
+    ask for; the logger is left as it was found afterwards, so that ``main`` can be called
+    again in the same process (tests do) without writing to a stream that has gone."""
     level = logging.DEBUG if verbose > 0 else logging.INFO if verbose == 0 else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     form = "%(message)s" if verbose <= 0 else "%(name)s: %(message)s"
     if verbose >= 2:  # -vv: when and where, for following concurrent work
         form = "%(relativeCreated)6dms %(threadName)s " + form
     handler.setFormatter(logging.Formatter(form))
+    saved = (logger.handlers[:], logger.level, logger.propagate)
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def _print_error(exc: SysnativeError, verbose: int) -> None:
