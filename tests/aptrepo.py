@@ -12,8 +12,9 @@ The same configuration makes real installs land in it: ``DPkg::Options`` gives t
 apt runs a private admin directory (the status file above, dpkg's locks), a private install
 root (:attr:`LocalAptRepo.inst_dir`, where package files are unpacked), a private log, and
 ``--force-script-chrootless`` (maintainer scripts run unchrooted with ``DPKG_ROOT`` set, so
-test packages keep their scripts harmless). :func:`real_dpkg_snapshot` lets a test prove that
-the machine's own dpkg state did not change.
+test packages keep their scripts harmless). :class:`HostWatch` lets a test prove that none of
+the world's packages reached the machine's own dpkg (its status file and logs, and its root
+directory), whatever else the machine's apt and dpkg do meanwhile.
 
 Use the fixture by re-exporting it from a test module::
 
@@ -25,8 +26,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import getpass
-import hashlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,11 +37,15 @@ from pathlib import Path
 import pytest
 
 __all__ = [
+    "HostDpkg",
+    "HostWatch",
     "LocalAptRepo",
+    "assert_unchanged",
     "build_deb",
+    "describe_changes",
     "local_apt_repo",
     "missing_tools",
-    "real_dpkg_snapshot",
+    "status_entries",
 ]
 
 REQUIRED_TOOLS = ("dpkg-deb", "dpkg-scanpackages", "apt-get", "apt-cache", "dpkg-query")
@@ -154,6 +159,8 @@ class LocalAptRepo:
         self.dpkg_log = root / "log" / "dpkg.log"
         self.config_path = self.etc_dir / "apt.conf"
         self._installed: dict[str, _Installed] = {}
+        #: Every package built into the repository: name -> the files its versions install.
+        self._packages: dict[str, set[str]] = {}
         for d in (
             self.repo_dir,
             self.etc_dir / "apt.conf.d",
@@ -236,6 +243,7 @@ class LocalAptRepo:
         provides: Sequence[str] = (),
     ) -> Path:
         """Build a package into the repository (visible after :meth:`publish`)."""
+        self._packages.setdefault(name, set()).update(rel.lstrip("/") for rel in (files or {}))
         return build_deb(
             self.repo_dir,
             name,
@@ -294,6 +302,19 @@ class LocalAptRepo:
         """The isolated dpkg status file, as dpkg left it."""
         return (self.dpkg_dir / "status").read_text(encoding="utf-8")
 
+    def status(self) -> dict[str, tuple[str, ...]]:
+        """The isolated dpkg status file as :func:`status_entries` (compare these, not the
+        text: a difference is then shown as the few entries that differ)."""
+        return status_entries(self.status_text())
+
+    def package_names(self) -> frozenset[str]:
+        """Every package this world knows: built into its repository or marked installed."""
+        return frozenset(self._packages) | frozenset(self._installed)
+
+    def package_files(self) -> frozenset[str]:
+        """The files (relative to a root) the repository's packages install."""
+        return frozenset(f for files in self._packages.values() for f in files)
+
     def run_apt(self, argv: Sequence[str], *, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """Run a command as a user would, in this world (for undo commands a test replays)."""
         full_env = dict(os.environ)
@@ -324,40 +345,227 @@ def local_apt_repo(tmp_path: Path) -> LocalAptRepo:
     return LocalAptRepo(tmp_path / "aptroot")
 
 
-def _file_fingerprint(path: Path) -> tuple[int, int, str] | None:
-    try:
-        st = path.stat()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
-    return (st.st_size, st.st_mtime_ns, digest)
+# -- the machine's own dpkg, watched during a test -------------------------------------------
 
 
-def real_dpkg_snapshot() -> dict[str, object]:
-    """Fingerprints of the machine's own dpkg state: status file, pending updates, log.
-
-    The status file is where the machine's apt (no ``APT_CONFIG``) says it is; the log is
-    the one dpkg's own configuration file names. Compare two snapshots to prove that tests
-    installing into a :class:`LocalAptRepo` left the machine alone.
-    """
+def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("APT_CONFIG", "DPKG_ADMINDIR")}
     env.update({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
-    out = subprocess.run(
-        ["apt-config", "shell", "STATUS", "Dir::State::status/f"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    status = Path(out.strip().partition("=")[2].strip("'"))
-    files: dict[str, object] = {str(status): _file_fingerprint(status)}
-    updates = status.parent / "updates"
-    files[str(updates)] = sorted(p.name for p in updates.iterdir()) if updates.is_dir() else None
-    dpkg_cfg = Path("/etc/dpkg/dpkg.cfg")
-    if dpkg_cfg.is_file():
-        for line in dpkg_cfg.read_text(encoding="utf-8").splitlines():
+    return env
+
+
+def _dpkg_log_setting(cfg: Path) -> Path | None:
+    """The ``log`` option of dpkg's configuration: ``cfg`` and then ``cfg.d/*`` (last wins)."""
+    log: Path | None = None
+    parts = cfg.parent / f"{cfg.name}.d"
+    files = [cfg, *(sorted(parts.iterdir()) if parts.is_dir() else [])]
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in text.splitlines():
             key, _, value = line.strip().partition(" ")
             if key == "log" and value.strip():
                 log = Path(value.strip())
-                files[str(log)] = _file_fingerprint(log)
-    return files
+    return log
+
+
+@dataclass(frozen=True)
+class HostDpkg:
+    """Where the machine's own dpkg and apt keep their state: what a leak would change."""
+
+    #: dpkg's status file (the database of installed packages).
+    status: Path
+    #: dpkg's log and apt's history log (those the configuration keeps).
+    logs: tuple[Path, ...]
+    #: The root files are unpacked under.
+    root: Path = Path("/")
+
+    @classmethod
+    def of_this_machine(cls) -> HostDpkg:
+        """The status file and apt's history log where the machine's apt (no ``APT_CONFIG``)
+        says they are; dpkg's log as dpkg's own configuration names it."""
+        out = subprocess.run(
+            ["apt-config", "shell", "STATUS", "Dir::State::status/f",
+             "HISTORY", "Dir::Log::History/f"],
+            env=_clean_env(), capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        values = {}
+        for line in out.splitlines():
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip().strip("'")
+        logs = [Path(values["HISTORY"])] if values.get("HISTORY") else []
+        dpkg_log = _dpkg_log_setting(Path("/etc/dpkg/dpkg.cfg"))
+        if dpkg_log is not None:
+            logs.insert(0, dpkg_log)
+        return cls(Path(values["STATUS"]), tuple(logs))
+
+
+def status_entries(text: str) -> dict[str, tuple[str, ...]]:
+    """A dpkg status file as ``name:arch -> the stanza's other lines``.
+
+    Comparing these instead of the text keeps a failure short: only the entries that differ
+    are shown (:func:`describe_changes`).
+    """
+    entries: dict[str, tuple[str, ...]] = {}
+    for stanza in re.split(r"\n\s*\n", text):
+        lines = stanza.strip("\n").splitlines()
+        fields = {
+            k: v.strip() for k, _, v in (line.partition(":") for line in lines if line[:1] != " ")
+        }
+        if "Package" in fields:
+            key = f"{fields['Package']}:{fields.get('Architecture', '')}"
+            entries[key] = tuple(line for line in lines if not line.startswith("Package:"))
+    return entries
+
+
+def _short(value: object, width: int = 100) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _line_changes(before: Sequence[str], after: Sequence[str]) -> list[str]:
+    was, now = set(before), set(after)
+    gone = [f"-{line}" for line in before if line not in now]
+    came = [f"+{line}" for line in after if line not in was]
+    return gone + came or ["(the same lines, in another order or repeated)"]
+
+
+def describe_changes(
+    before: Mapping[str, object], after: Mapping[str, object], *, limit: int = 12
+) -> list[str]:
+    """At most ``limit`` lines (and a count of the rest) saying what differs: keys gone
+    (``-``), new (``+``) or changed (``~``, with the changed lines of a text or of a status
+    entry, or the changed entries of a nested mapping). Never a whole file."""
+    out: list[str] = []
+    for key in sorted(set(before) | set(after), key=str):
+        if key not in after:
+            out.append(f"- {key}: {_short(before[key])}")
+        elif key not in before:
+            out.append(f"+ {key}: {_short(after[key])}")
+        elif before[key] != after[key]:
+            old, new = before[key], after[key]
+            if isinstance(old, Mapping) and isinstance(new, Mapping):
+                out += [f"{key}: {line}" for line in describe_changes(old, new, limit=limit)]
+            elif isinstance(old, str) and isinstance(new, str):
+                changes = _line_changes(old.splitlines(), new.splitlines())
+                out += [f"~ {key}: {_short(line)}" for line in changes]
+            elif isinstance(old, tuple) and isinstance(new, tuple):
+                changes = _line_changes([str(x) for x in old], [str(x) for x in new])
+                out += [f"~ {key}: {_short(line)}" for line in changes]
+            else:
+                out.append(f"~ {key}: {_short(old, 45)} -> {_short(new, 45)}")
+        if len(out) > limit:
+            break
+    if len(out) > limit:
+        return [*out[:limit], "... (more differences not shown)"]
+    return out
+
+
+def assert_unchanged(before: Mapping[str, object], after: Mapping[str, object], what: str) -> None:
+    """Fail with a short description of what changed in ``what`` (see :func:`describe_changes`),
+    not with pytest's rendering of two whole states."""
+    __tracebackhide__ = True
+    if before != after:
+        lines = describe_changes(before, after)
+        pytest.fail(f"{what} changed:\n" + "\n".join("    " + line for line in lines), False)
+
+
+def _names_in(line: str) -> set[str]:
+    """The package names a log line could mean: each word, without ``:arch``, ``=version``
+    or punctuation (``pkg-a:all``, ``pkg-a=1.0-1``, ``pkg-a:all (1.0-1),``)."""
+    names = set()
+    for word in line.split():
+        name = re.split(r"[:=]", word.strip("(),"), maxsplit=1)[0]
+        if name:
+            names.add(name)
+    return names
+
+
+class HostWatch:
+    """The machine's own dpkg, watched for any trace of a :class:`LocalAptRepo` world's
+    packages while a test runs; immune to what else the machine's apt and dpkg do.
+
+    The world's packages have names of their own (``pkg-a``...; the CLI tests use real names
+    of packages the machine does not have). A leak, dpkg or apt working on the machine
+    instead of the world, would show as: an entry for one of them added to or changed in
+    the machine's status file, a line naming one in dpkg's log or apt's history log (only
+    the lines appended since the watch began are read), or one of their files appearing
+    under the machine's root instead of the world's install root. Whatever else the status
+    file and the logs gain meanwhile (another apt running on the machine) is not looked at.
+    """
+
+    def __init__(self, world: LocalAptRepo, host: HostDpkg | None = None) -> None:
+        self.world = world
+        self.host = host if host is not None else HostDpkg.of_this_machine()
+        self._status = self._host_status()
+        self._log_sizes = {log: _size(log) for log in self.host.logs}
+        self._files = self._host_files()
+
+    def _host_status(self) -> dict[str, tuple[str, ...]]:
+        try:
+            return status_entries(self.host.status.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+
+    def _host_files(self) -> set[str]:
+        return {f for f in self.world.package_files() if (self.host.root / f).exists()}
+
+    def leaks(self) -> list[str]:
+        """One short line per trace of the world's packages on the machine (``[]``: none)."""
+        names = self.world.package_names()
+        found: list[str] = []
+        now = self._host_status()
+        for key in sorted(set(self._status) | set(now)):
+            if key.rsplit(":", 1)[0] in names and self._status.get(key) != now.get(key):
+                was, became = self._status.get(key), now.get(key)
+                found.append(
+                    f"{self.host.status}: {key}: {_status_line(was)} -> {_status_line(became)}"
+                )
+        for log, start in self._log_sizes.items():
+            lines = [line for line in _appended(log, start) if _names_in(line) & names]
+            found += [f"{log}: {_short(line.strip())}" for line in lines[:3]]
+            if len(lines) > 3:
+                found.append(f"{log}: and {len(lines) - 3} more lines naming them")
+        for rel in sorted(self._host_files() - self._files):
+            found.append(f"{self.host.root / rel}: a file of the world's packages")
+        return found
+
+    def check(self) -> None:
+        """Fail the test, with at most a few lines, if :meth:`leaks` found anything."""
+        __tracebackhide__ = True
+        found = self.leaks()
+        if found:
+            shown = found[:10] + ([f"... and {len(found) - 10} more"] if len(found) > 10 else [])
+            pytest.fail(
+                "the machine's own dpkg got traces of the test world's packages:\n"
+                + "\n".join("    " + line for line in shown),
+                False,
+            )
+
+
+def _status_line(entry: tuple[str, ...] | None) -> str:
+    """``Status`` and ``Version`` of a status entry, or ``absent``."""
+    if entry is None:
+        return "absent"
+    kept = [line for line in entry if line.startswith(("Status:", "Version:"))]
+    return "; ".join(kept) or "present"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _appended(log: Path, start: int) -> list[str]:
+    """The lines ``log`` gained past byte ``start`` (all of it if it was rotated meanwhile)."""
+    try:
+        with log.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(start if size >= start else 0)
+            return f.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return []

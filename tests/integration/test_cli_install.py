@@ -8,7 +8,8 @@ Every run goes through ``sysnative.cli.main(argv)`` in-process, against:
 - an isolated apt+dpkg world (:class:`aptrepo.LocalAptRepo`) where installs really happen:
   private admin directory, install root, log and locks, reached through ``APT_CONFIG`` and
   ``DPKG_ADMINDIR`` set in the process environment, which the CLI's provider inherits. The
-  ``world`` fixture fails the test if the machine's own dpkg state changed;
+  ``world`` fixture fails the test if the machine's own dpkg got any trace of the world's
+  packages (:class:`aptrepo.HostWatch`; other apt activity on the machine does not matter);
 - a fresh target venv per test, made by the system's ``python3 -m venv
   --system-site-packages --without-pip`` so it sees the system's site dir (the target checks
   pass) and gets its pip from there; ``plain_venv`` makes one without system site packages.
@@ -37,7 +38,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from aptrepo import LocalAptRepo, missing_tools, real_dpkg_snapshot
+from aptrepo import HostWatch, LocalAptRepo, assert_unchanged, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
 from fakeindex import FakeIndex
 from sysnative.cli import main
@@ -118,19 +119,19 @@ def natives() -> tuple[Native, Native]:
 
 @pytest.fixture
 def world(tmp_path: Path, natives: tuple[Native, Native]) -> Iterator[LocalAptRepo]:
-    """The first native package installs cleanly, the second one's postinst fails; the
-    machine's dpkg state must be the same after the test."""
+    """The first native package installs cleanly, the second one's postinst fails; neither
+    may reach the machine's own dpkg."""
     missing = missing_tools()
     if missing:
         pytest.skip(f"needs {', '.join(missing)} to build a local apt repository")
-    before = real_dpkg_snapshot()
     good, bad = natives
     repo = LocalAptRepo(tmp_path / "aptroot")
     repo.add(good.package, good.deb, files={good.module_file: f'__version__ = "{good.version}"\n'})
     repo.add(bad.package, bad.deb, postinst=bad.failing_postinst)
     repo.publish()
+    host = HostWatch(repo)
     yield repo
-    assert real_dpkg_snapshot() == before, "a test changed the machine's own dpkg state"
+    host.check()
 
 
 def make_venv(path: Path, *, system_site_packages: bool) -> str:
@@ -259,7 +260,7 @@ def snapshot(inst: Install, python: str | None = None) -> dict[str, object]:
     """The isolated dpkg world (status, installed files, log) and the target's site dir."""
     log = inst.apt.dpkg_log
     return {
-        "status": inst.apt.status_text(),
+        "status": inst.apt.status(),
         "inst": tree(inst.apt.inst_dir),
         "log": log.read_text(encoding="utf-8") if log.exists() else None,
         "site": tree(site_packages(python or inst.python)),
@@ -350,7 +351,7 @@ def test_second_run_has_nothing_to_do(inst: Install) -> None:
     assert "Nothing to do: all 3 packages of the plan are already installed." in again.out
     assert "Installed" not in again.out
     assert "Installing" not in again.err
-    assert snapshot(inst) == before
+    assert_unchanged(before, snapshot(inst), "the dpkg world and the target")
     assert sum(inst.index.downloads.values()) == 0
 
 
@@ -402,7 +403,7 @@ def test_held_dpkg_lock_changes_nothing(inst: Install) -> None:
         "within 1 seconds. Nothing was changed.",
         "hint: ",
     )
-    assert snapshot(inst) == before
+    assert_unchanged(before, snapshot(inst), "the dpkg world and the target")
     assert dpkg_status(inst.apt, inst.good.package) == {}
     assert venv_dists(inst.python, "requests", "idna") == {}
 
@@ -422,7 +423,7 @@ def test_wheel_hash_mismatch_stops_before_the_system_step(inst: Install) -> None
         "nothing was installed",
     )
     assert inst.index.downloads[requests.filename] >= 1
-    assert snapshot(inst) == before
+    assert_unchanged(before, snapshot(inst), "the dpkg world and the target")
     assert dpkg_status(inst.apt, inst.good.package) == {}
     assert venv_dists(inst.python, "requests", "idna") == {}
 
@@ -444,7 +445,7 @@ def test_target_without_system_site_packages_is_refused_first(inst: Install) -> 
         f"or: {INTERPRETER} -m venv --clear --system-site-packages {venv_dir}",
         "Nothing was changed.",
     )
-    assert snapshot(inst, plain) == before
+    assert_unchanged(before, snapshot(inst, plain), "the dpkg world and the target")
     assert dpkg_status(inst.apt, inst.good.package) == {}
     assert sum(inst.index.downloads.values()) == 0  # refused before staging
 
@@ -456,7 +457,7 @@ def test_pure_only_plan_installs_into_a_plain_venv(inst: Install) -> None:
     """Without system packages in the plan, not seeing the system's site dir is no problem."""
     inst.serve_standard()
     plain = inst.plain_venv()
-    status = inst.apt.status_text()
+    status = inst.apt.status()
 
     result = inst.run("requests", python=plain)
 
@@ -469,7 +470,7 @@ def test_pure_only_plan_installs_into_a_plain_venv(inst: Install) -> None:
     }
     assert "Installed from the index: idna 3.6, requests 2.31.0\n" in result.out
     assert "Installed with apt" not in result.out
-    assert inst.apt.status_text() == status
+    assert_unchanged(status, inst.apt.status(), "the world's dpkg status")
     assert not any(inst.apt.inst_dir.iterdir())
 
 

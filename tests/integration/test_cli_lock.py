@@ -29,7 +29,7 @@ import pytest
 from packaging.pylock import Pylock
 from pytest_httpserver import HTTPServer
 
-from aptrepo import LocalAptRepo, missing_tools, real_dpkg_snapshot
+from aptrepo import HostWatch, LocalAptRepo, assert_unchanged, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
 from fakeindex import FakeIndex
 from sysnative import lockfile
@@ -111,7 +111,6 @@ def world(tmp_path: Path, native: Native) -> Iterator[LocalAptRepo]:
     missing = missing_tools()
     if missing:
         pytest.skip(f"needs {', '.join(missing)} to build a local apt repository")
-    before = real_dpkg_snapshot()
     repo = LocalAptRepo(tmp_path / "aptroot")
     repo.add(*LIBRARY)
     repo.add(
@@ -121,8 +120,9 @@ def world(tmp_path: Path, native: Native) -> Iterator[LocalAptRepo]:
         files={f"usr/lib/python3/dist-packages/{native.project}/__init__.py": "\n"},
     )
     repo.publish()
+    host = HostWatch(repo)  # none of the world's packages may reach the machine's own dpkg
     yield repo
-    assert real_dpkg_snapshot() == before, "a test changed the machine's own dpkg state"
+    host.check()
 
 
 def make_venv(path: Path) -> str:
@@ -244,7 +244,7 @@ def tree(root: Path) -> dict[str, tuple[bool, int, int]]:
 def snapshot(locking: Locking, python: str) -> dict[str, object]:
     """The isolated dpkg world and the whole target venv."""
     return {
-        "status": locking.apt.status_text(),
+        "status": locking.apt.status(),
         "inst": tree(locking.apt.inst_dir),
         "venv": tree(Path(python).parent.parent),
     }
@@ -310,7 +310,7 @@ def test_lock_then_install_reproduces_it_in_a_fresh_venv(locking: Locking) -> No
 
     assert again.code == 0, again.err
     assert "Nothing to do: all 3 packages of the plan are already installed." in again.out
-    assert snapshot(locking, fresh) == before
+    assert_unchanged(before, snapshot(locking, fresh), "the dpkg world and the venv")
     assert sum(locking.index.requests.values()) == 0
 
 
@@ -348,7 +348,7 @@ def test_edited_sha256_is_refused_before_any_change(locking: Locking) -> None:
         "Nothing was installed.",
     )
     assert "the index announced" not in result.err  # the lock, not the index, said so
-    assert snapshot(locking, fresh) == before
+    assert_unchanged(before, snapshot(locking, fresh), "the dpkg world and the venv")
     assert dpkg_versions(locking.apt, locking.native.package) == {}
 
 
@@ -383,7 +383,7 @@ def test_lock_for_another_machine_is_refused_before_any_change(locking: Locking,
         f"(or in the image you install into): sysnative lock {locking.native.project} "
         f"requests -o {other}",
     )
-    assert snapshot(locking, fresh) == before
+    assert_unchanged(before, snapshot(locking, fresh), "the dpkg world and the venv")
     assert sum(locking.index.requests.values()) == 0
 
 
@@ -412,7 +412,7 @@ def test_a_version_apt_no_longer_offers_is_refused_before_any_change(locking: Lo
         "hint: The system's packages here differ from the machine the lock was made on",
         "run `apt-get update` as root",
     )
-    assert snapshot(locking, fresh) == before
+    assert_unchanged(before, snapshot(locking, fresh), "the dpkg world and the venv")
     assert sum(locking.index.downloads.values()) == 0  # refused before staging
 
 
@@ -429,7 +429,7 @@ def test_dry_run_shows_the_locked_plan_and_changes_nothing(locking: Locking) -> 
     assert "Would install: 1 from apt (2 distro packages in the transaction), 2 wheels" in (
         result.out
     )
-    assert snapshot(locking, fresh) == before
+    assert_unchanged(before, snapshot(locking, fresh), "the dpkg world and the venv")
     assert sum(locking.index.requests.values()) == 0
 
 

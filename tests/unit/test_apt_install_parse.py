@@ -8,6 +8,10 @@ dpkg's default one.
 
 from __future__ import annotations
 
+import fcntl
+import os
+from pathlib import Path
+
 import pytest
 
 from sysnative.errors import ProviderError
@@ -18,6 +22,7 @@ from sysnative.providers.apt import (
     LockHolder,
     PackageState,
     closure_differences,
+    find_lock_holder,
     package_states,
     parse_lock_error,
     relevant_apt_lines,
@@ -183,11 +188,38 @@ def test_lock_error_after_waiting() -> None:
         "process 32538 (unattended-upgr)...\r"
     )
     assert parse_lock_error(stdout) == LockHolder("/var/lib/dpkg/lock", 32538, "unattended-upgr")
+    # The progress line is not always printed (apt leaves the flag that decides it
+    # uninitialised); the final errors name the lock file, or the directory it is in.
     busy = (
         "E: Unable to lock the administration directory (/var/lib/dpkg/), is another "
         "process using it?\n"
     )
-    assert parse_lock_error(busy) == LockHolder("/var/lib/dpkg/")
+    assert parse_lock_error(busy) == LockHolder("/var/lib/dpkg/lock")
+    frontend = (
+        "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is "
+        "another process using it?\n"
+    )
+    assert parse_lock_error(frontend) == LockHolder("/var/lib/dpkg/lock-frontend")
+
+
+def test_the_kernel_names_the_holder_apt_did_not_name(tmp_path: Path) -> None:
+    """find_lock_holder asks /proc/locks; a process holding the lock in this test is
+    this process itself, which the kernel's table shows as any other."""
+    lock = tmp_path / "lock-frontend"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        assert find_lock_holder(LockHolder(str(lock))) == LockHolder(str(lock))
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        found = find_lock_holder(LockHolder(str(lock)))
+        assert found.lock == str(lock)
+        assert found.pid == os.getpid()
+        assert found.process
+        # What apt said wins.
+        said = LockHolder(str(lock), 1, "init")
+        assert find_lock_holder(said) == said
+    finally:
+        os.close(fd)
+    assert find_lock_holder(LockHolder(str(lock))).pid is None
 
 
 def test_permission_denied_is_not_a_held_lock() -> None:

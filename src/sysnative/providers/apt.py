@@ -46,7 +46,9 @@ from sysnative.providers.aptsession import AptSession
 from sysnative.providers.base import Privileges
 from sysnative.providers.common import (
     checked_transaction,
+    posix_lock_holder,
     privilege_error,
+    process_name,
     root_or_sudo,
     transaction_differences,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "LockHolder",
     "PackageState",
     "closure_differences",
+    "find_lock_holder",
     "package_states",
     "parse_apt_errors",
     "parse_dpkg_query",
@@ -409,15 +412,19 @@ _LOCK_HELD_RE = re.compile(
     r"Could not get lock (?P<lock>\S+?)\.?(?: It is held by process (?P<pid>\d+)"
     r"(?: \((?P<process>[^)]*)\))?)?(?:\.\.\.)?$"
 )
-_LOCK_BUSY_RE = re.compile(r"\((?P<lock>[^)\s]+)\), is another process using it\?")
+_LOCK_BUSY_RE = re.compile(
+    r"(?P<admin>administration directory )?\((?P<lock>[^)\s]+)\), is another process using it\?"
+)
 
 
 def parse_lock_error(text: str) -> LockHolder | None:
     """The lock in apt's "Could not get lock" / "is another process using it?" messages.
 
     apt names the holder (``It is held by process 1234 (unattended-upgr)``) when it can
-    find it. "Could not open lock file ... are you root?" is a permission problem, not a
-    held lock, and is not matched.
+    find it, but with ``DPkg::Lock::Timeout`` only in a progress line on stdout that apt 2.x
+    does not always print; its final "Unable to lock the administration directory (DIR)"
+    names the directory, whose lock file is ``DIR/lock``. "Could not open lock file ... are
+    you root?" is a permission problem, not a held lock, and is not matched.
     """
     busy: LockHolder | None = None
     for raw in text.splitlines():
@@ -428,8 +435,27 @@ def parse_lock_error(text: str) -> LockHolder | None:
             return LockHolder(held.group("lock"), int(pid) if pid else None, held.group("process"))
         other = _LOCK_BUSY_RE.search(line)
         if other and busy is None:
-            busy = LockHolder(other.group("lock"))
+            lock = other.group("lock")
+            if other.group("admin"):
+                lock = lock.rstrip("/") + "/lock"
+            busy = LockHolder(lock)
     return busy
+
+
+def find_lock_holder(held: LockHolder) -> LockHolder:
+    """``held`` with the holding process filled in from the kernel when apt did not name it.
+
+    apt 2.x reports the holder of a lock it waited for (``DPkg::Lock::Timeout``) only in a
+    "Waiting for cache lock" progress line, which it prints or not depending on an
+    uninitialised flag of its progress meter (``OpProgress::MajorChange``): the final error
+    names no process. The kernel's lock table does, as long as the holder still holds it.
+    """
+    if held.pid is not None:
+        return held
+    pid = posix_lock_holder(held.lock)
+    if pid is None:
+        return held
+    return LockHolder(held.lock, pid, process_name(pid))
 
 
 #: dpkg's progress lines: what a maintainer script prints comes after one of them.
@@ -949,7 +975,7 @@ class AptProvider:
         if not result.ok:
             held = parse_lock_error(said)
             if held is not None:
-                raise _lock_error(held, lock_timeout)
+                raise _lock_error(find_lock_holder(held), lock_timeout)
             if "are you root?" in said:
                 raise privilege_error("apt could not open dpkg's lock files", argv)
         planned = {item.name for item in closure}

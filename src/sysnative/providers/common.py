@@ -3,6 +3,7 @@ hands over the exact command, and the consistency check of a planned transaction
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shlex
@@ -16,7 +17,9 @@ from sysnative.runner import CommandNotFound, run
 
 __all__ = [
     "checked_transaction",
+    "posix_lock_holder",
     "privilege_error",
+    "process_name",
     "root_or_sudo",
     "transaction_differences",
     "user_name",
@@ -29,6 +32,68 @@ def user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def posix_lock_holder(path: str, *, proc: str = "/proc") -> int | None:
+    """The process holding an ``fcntl``/``flock`` lock on the file ``path``, from the kernel's
+    table of locks (``/proc/locks``); ``None`` when no process holds one or it cannot be told.
+
+    Asked by another process than the holder, the kernel knows the answer whatever the holder
+    printed. A line names the file as ``MAJOR:MINOR:INODE`` of its filesystem's device, which
+    is not always the device ``stat`` reports (btrfs subvolumes, some overlay mounts): a line
+    with the same inode on another device counts only when its process has ``path`` open.
+    Lines marked ``->`` are processes waiting for a lock, not holding one.
+    """
+    try:
+        st = os.stat(path)
+        with open(os.path.join(proc, "locks"), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    exact = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    same_inode: list[int] = []
+    for line in lines:
+        fields = line.split()
+        if "->" in fields:
+            continue
+        for i, value in enumerate(fields[1:], start=1):
+            device, sep, inode = value.rpartition(":")
+            if not sep or not inode.isdigit() or ":" not in device:
+                continue
+            holder = fields[i - 1]
+            if not holder.isdigit() or int(holder) <= 0:
+                break
+            if value == exact:
+                return int(holder)
+            if int(inode) == st.st_ino:
+                same_inode.append(int(holder))
+            break
+    for pid in same_inode:
+        if _has_open(pid, st, proc):
+            return pid
+    return None
+
+
+def _has_open(pid: int, st: os.stat_result, proc: str) -> bool:
+    """Whether process ``pid`` has the file ``st`` open (readable for root or its owner)."""
+    try:
+        with os.scandir(os.path.join(proc, str(pid), "fd")) as fds:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    if os.path.samestat(os.stat(fd.path), st):
+                        return True
+    except OSError:
+        return False
+    return False
+
+
+def process_name(pid: int, *, proc: str = "/proc") -> str | None:
+    """The command name of process ``pid`` (``comm``), or ``None`` when it is gone."""
+    try:
+        with open(os.path.join(proc, str(pid), "comm"), encoding="utf-8") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
 
 def root_or_sudo(env: Mapping[str, str]) -> Privileges:

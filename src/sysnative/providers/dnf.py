@@ -68,7 +68,9 @@ from sysnative.models import ClosureItem, SystemPackage
 from sysnative.providers.base import Privileges
 from sysnative.providers.common import (
     checked_transaction,
+    posix_lock_holder,
     privilege_error,
+    process_name,
     root_or_sudo,
     transaction_differences,
 )
@@ -1414,8 +1416,8 @@ class DnfProvider:
     def _lock_error(self, held: LockHolder, lock_timeout: float) -> DnfLocked:
         """A held lock: which lock, who holds it (when known), what to do."""
         lock = self._lock_path(held)
-        pid = held.pid if held.pid is not None else _posix_lock_holder(lock)
-        process = held.process or (_process_name(pid) if pid is not None else None)
+        pid = held.pid if held.pid is not None else posix_lock_holder(lock)
+        process = held.process or (process_name(pid) if pid is not None else None)
         who = (
             f"process {pid}" + (f" ({process})" if process else "")
             if pid is not None
@@ -1473,31 +1475,6 @@ def _check_rpm(result: Completed) -> None:
             "Check that the rpm database is readable (`rpm -qa`; `rpm --rebuilddb` as root "
             "repairs a damaged one).",
         )
-
-
-def _posix_lock_holder(path: str) -> int | None:
-    """The process holding an ``fcntl``/``flock`` lock on ``path``, from ``/proc/locks``."""
-    try:
-        st = os.stat(path)
-        with open("/proc/locks", encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    for line in lines:
-        fields = line.split()
-        for i, value in enumerate(fields):
-            if value == device and i > 0 and fields[i - 1].isdigit():
-                return int(fields[i - 1])
-    return None
-
-
-def _process_name(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
 
 
 def _simulation_error(command: str, specs: Sequence[str], result: Completed) -> ProviderError:
