@@ -71,11 +71,24 @@ def add_planning_arguments(parser: argparse.ArgumentParser) -> None:
         help="extra index URLs, as in pip",
     )
     parser.add_argument(
+        "--unpackaged-native",
+        choices=[f.value for f in Fallback],
+        default=None,
+        help="a native project the system does not package: take the index's platform "
+        "wheel (wheel, the default) or stop with an explanation (error)",
+    )
+    parser.add_argument(
+        "--system-conflict",
+        choices=[f.value for f in Fallback],
+        default=None,
+        help="a native project whose system version conflicts with a requirement: stop "
+        "with an explanation (error, the default) or take the index's platform wheel",
+    )
+    parser.add_argument(
         "--native-fallback",
         choices=[f.value for f in Fallback],
         default=None,
-        help="when the system cannot provide a native project: stop with an "
-        "explanation (error, the default) or take the index's platform wheel",
+        help="both of the above at once",
     )
     parser.add_argument(
         "--system",
@@ -112,6 +125,8 @@ def effective_config(args: argparse.Namespace) -> configuration.Config:
     flags: dict[str, configuration.Value | None] = {
         "provider": getattr(args, "provider", None),
         "native-fallback": getattr(args, "native_fallback", None),
+        "unpackaged-native": getattr(args, "unpackaged_native", None),
+        "system-conflict": getattr(args, "system_conflict", None),
         "lock-timeout": getattr(args, "lock_timeout", None),
         "mapping-files": tuple(getattr(args, "mapping", ()) or ()),
     }
@@ -126,7 +141,9 @@ def plan_request(args: argparse.Namespace, config: configuration.Config) -> Plan
         requirements=requirements.collect(
             args.requirements, args.requirement_files, args.constraint_files
         ),
-        policy=route_policy(config.native_fallback, args.system, args.pypi),
+        policy=route_policy(
+            config.unpackaged_native, config.system_conflict, args.system, args.pypi
+        ),
         python=args.python,
         provider=config.provider,
         provider_options=config.all_provider_options,

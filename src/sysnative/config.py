@@ -33,6 +33,8 @@ __all__ = ["KEYS", "Config", "Setting", "config_files", "load"]
 Value = Union[str, bool, float, tuple[str, ...], Mapping[str, tuple[str, ...]]]
 
 _FALLBACKS = ("error", "wheel")
+#: The layers, lowest first (see the module docstring).
+_LAYERS = ("default", "site", "user", "environment", "command line")
 _SUDO = ("auto", "never")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -51,7 +53,17 @@ class Key:
 KEYS: tuple[Key, ...] = (
     Key("provider", "", "system package manager: apt, dnf, conda or brew ('' = detect)"),
     Key("system-native", False, "`sysnative install` uses the system-native mode by default"),
-    Key("native-fallback", "error", "a native project the system cannot provide: error|wheel"),
+    Key(
+        "unpackaged-native",
+        "wheel",
+        "a native project the system does not package: wheel (the index's) | error",
+    ),
+    Key(
+        "system-conflict",
+        "error",
+        "a native project whose system version conflicts with a requirement: error | wheel",
+    ),
+    Key("native-fallback", "", "both of the above at once ('' = each its own): error | wheel"),
     Key("mapping-files", (), "extra mapping files, stacked over the built-in data"),
     Key("sudo", "auto", "auto: use `sudo -n` when not root; never: require root"),
     Key("lock-timeout", 120.0, "seconds to wait for another package manager's lock"),
@@ -94,8 +106,22 @@ class Config:
         return bool(self["system-native"])
 
     @property
-    def native_fallback(self) -> str:
-        return str(self["native-fallback"])
+    def unpackaged_native(self) -> str:
+        """``unpackaged-native``, unless ``native-fallback`` was set in a higher layer."""
+        return self._fallback("unpackaged-native")
+
+    @property
+    def system_conflict(self) -> str:
+        """``system-conflict``, unless ``native-fallback`` was set in a higher layer."""
+        return self._fallback("system-conflict")
+
+    def _fallback(self, name: str) -> str:
+        # native-fallback sets both cases; within one layer, the specific key wins.
+        both = self.settings["native-fallback"]
+        specific = self.settings[name]
+        if both.value and _LAYERS.index(both.layer) > _LAYERS.index(specific.layer):
+            return str(both.value)
+        return str(specific.value)
 
     @property
     def allow_sudo(self) -> bool:
@@ -291,6 +317,8 @@ _CHECKS: dict[str, Callable[[object, Path], Value]] = {
     "provider": _provider,
     "system-native": _boolean,
     "native-fallback": _string_in(_FALLBACKS),
+    "unpackaged-native": _string_in(_FALLBACKS),
+    "system-conflict": _string_in(_FALLBACKS),
     "mapping-files": _paths,
     "sudo": _string_in(_SUDO),
     "lock-timeout": _seconds,

@@ -298,6 +298,8 @@ _PLANNING_FLAGS = (
     ("index_url", "--index-url"),
     ("extra_index_url", "--extra-index-url"),
     ("native_fallback", "--native-fallback"),
+    ("unpackaged_native", "--unpackaged-native"),
+    ("system_conflict", "--system-conflict"),
     ("system", "--system"),
     ("pypi", "--pypi"),
     ("mapping", "--mapping"),

@@ -149,7 +149,7 @@ class PlannedPackage:
     requested: bool = False
     # pypi route
     file: IndexFile | None = None
-    #: True when a native project comes from a platform wheel (``--native-fallback wheel``).
+    #: True when a native project comes from the index's platform wheel (a fallback or --pypi).
     native_wheel: bool = False
 
 

@@ -115,7 +115,7 @@ def build_plan(
             system_conflicts = [
                 c for c in exc.conflicts if c.system is not None and c.wheel_available is not False
             ]
-            if policy.native_fallback is not Fallback.WHEEL or not system_conflicts:
+            if policy.conflict is not Fallback.WHEEL or not system_conflicts:
                 raise _with_policy_hint(exc, policy) from None
             for conflict in system_conflicts:
                 assert conflict.system is not None
@@ -484,8 +484,8 @@ def _make_plan(
         native = classification.kind is Kind.NATIVE
         if name in state.wheel_fallback:
             reason = (
-                f"{classification.reason}; {state.wheel_fallback[name]}; platform wheel "
-                "(--native-fallback wheel)"
+                f"{classification.reason}; {state.wheel_fallback[name]}; the index's platform "
+                "wheel"
             )
         elif name in policy.force_pypi:
             reason = f"--pypi {name}"

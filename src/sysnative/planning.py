@@ -207,17 +207,19 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
 
 
 def route_policy(
-    native_fallback: str,
+    unpackaged: str,
+    conflict: str,
     system: Sequence[str],
     pypi: Sequence[str],
 ) -> RoutePolicy:
-    """The routing policy from the ``--native-fallback``/``--system``/``--pypi`` values."""
+    """The routing policy from the fallback settings and the ``--system``/``--pypi`` values."""
     from packaging.utils import canonicalize_name
 
     from sysnative.route import Fallback, RoutePolicy
 
     return RoutePolicy(
-        native_fallback=Fallback(native_fallback),
+        unpackaged=Fallback(unpackaged),
+        conflict=Fallback(conflict),
         force_system=frozenset(canonicalize_name(n) for n in system),
         force_pypi=frozenset(canonicalize_name(n) for n in pypi),
     )

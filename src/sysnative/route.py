@@ -22,7 +22,21 @@ class Fallback(str, enum.Enum):
 
 @dataclass(frozen=True)
 class RoutePolicy:
-    native_fallback: Fallback = Fallback.ERROR
+    """How projects are routed where the rule alone does not decide.
+
+    The two fallbacks are different cases. A native project the system does not package
+    (no mapping names a package, or the provider cannot provide the one named) has no system
+    answer at all: by default it takes the index's platform wheel, marked in the plan, as a
+    user who asked for it expects. A native project the system *does* package, but at a
+    version a requirement refuses, is a choice between the system's build and the
+    requirement: by default that is explained, not decided silently.
+    """
+
+    #: A native project the system does not package (``--unpackaged-native``).
+    unpackaged: Fallback = Fallback.WHEEL
+    #: A native project whose system version conflicts with a requirement
+    #: (``--system-conflict``).
+    conflict: Fallback = Fallback.ERROR
     force_system: frozenset[NormalizedName] = frozenset()
     force_pypi: frozenset[NormalizedName] = frozenset()
 
@@ -109,16 +123,17 @@ def fallback(
     *,
     package: str | None = None,
 ) -> Decision | Unroutable:
-    """A native project the system cannot provide: the ``--native-fallback`` policy decides.
+    """A native project the system does not package: the ``--unpackaged-native`` policy
+    decides.
 
     ``package`` is the system package the mapping names when the provider cannot provide it
     (``None``: the mapping names none).
     """
-    if policy.native_fallback is Fallback.WHEEL and classification.wheel is not None:
+    if policy.unpackaged is Fallback.WHEEL and classification.wheel is not None:
         return Decision(
             project,
             Route.PYPI,
-            f"{classification.reason}; {why}; platform wheel (--native-fallback wheel)",
+            f"{classification.reason}; {why}; the index's platform wheel",
             native_wheel=True,
         )
     return Unroutable(
@@ -146,10 +161,10 @@ def system_conflict_hint(
     options = []
     if project not in policy.force_pypi:
         options.append(f"take {project} from the index instead with --pypi {project}")
-    if policy.native_fallback is not Fallback.WHEEL:
+    if policy.conflict is not Fallback.WHEEL:
         options.append(
             "let every such conflict fall back to the index's platform wheel with "
-            "--native-fallback wheel"
+            "--system-conflict wheel"
         )
     if not options:
         return f"{first}."
@@ -182,9 +197,10 @@ def _hint(
                 f"drop --system {project} and take the index's wheel with --pypi {project}"
             )
         else:
-            if policy.native_fallback is not Fallback.WHEEL:
+            if policy.unpackaged is not Fallback.WHEEL:
                 options.append(
-                    f"take the index's platform wheel for {project} with --native-fallback wheel"
+                    f"take the index's platform wheel for {project} with "
+                    "--unpackaged-native wheel"
                 )
             options.append(f"take it from the index regardless with --pypi {project}")
     if mapped is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -384,7 +385,7 @@ def test_native_requirement_newer_than_system_is_a_conflict(cli: CliRun) -> None
     result = cli.run("numpy>=2")
 
     message = assert_clean_error(result, "numpy>=2", "1.24.2", "python3-numpy", NUMPY_DEB)
-    assert "--native-fallback wheel" in message
+    assert "--system-conflict wheel" in message
     assert "--pypi numpy" in message
     assert result.report is None
     assert "Would install" not in result.out
@@ -412,7 +413,7 @@ def test_native_fallback_wheel_takes_platform_wheel(cli: CliRun) -> None:
     assert numpy["native_wheel"] is True
     assert numpy["filename"] == wheel.name
     assert numpy["sha256"] == wheel_sha256(wheel)
-    assert "--native-fallback wheel" in numpy["reason"]
+    assert "the system's version 1.24.2 conflicts; the index's platform wheel" in numpy["reason"]
     assert result.row("numpy")[2] == "pypi (native wheel)"
     assert result.report is not None
     assert any("numpy" in note for note in result.report["notes"])
@@ -624,19 +625,34 @@ def test_installed_system_package_and_upgrade_both_too_old(cli: CliRun) -> None:
 # -- 4. native projects the system cannot provide ---------------------------------------------
 
 
-def test_unmapped_native_project_is_an_error(cli: CliRun) -> None:
+def test_unmapped_native_project_is_an_error_when_asked(cli: CliRun) -> None:
     cli.native("zzfake-native", "1.0")
 
-    result = cli.run("zzfake-native")
+    result = cli.run("zzfake-native", "--unpackaged-native", "error")
 
     message = assert_clean_error(result, "zzfake-native", "no system package is mapped")
-    assert "--native-fallback wheel" in message
+    assert "--unpackaged-native wheel" in message
+
+
+def test_unmapped_native_project_takes_the_wheel_by_default(cli: CliRun) -> None:
+    wheel = cli.native("zzfake-native", "1.0")
+    cli.native("numpy", "2.0.0")
+
+    result = cli.run("zzfake-native", "numpy")
+
+    assert result.code == 0, result.err
+    row = result.packages["zzfake-native"]
+    assert (row["route"], row["native_wheel"], row["filename"]) == ("pypi", True, wheel.name)
+    # only the unpackaged one: numpy is packaged, and a conflict would still be explained
+    assert result.packages["numpy"]["route"] == "system"
+    assert result.row("zzfake-native")[2] == "pypi (native wheel)"
+    assert "1 wheel from the index (1 of them native, see notes)" in result.out
 
 
 def test_mapped_native_project_missing_from_apt_is_an_error(cli: CliRun) -> None:
     cli.native("cffi", "1.16.0")
 
-    result = cli.run("cffi")
+    result = cli.run("cffi", "--unpackaged-native", "error")
 
     assert_clean_error(result, "cffi", "python3-cffi")
 
@@ -662,7 +678,7 @@ def test_unmapped_fallback_wheel_is_explained(cli: CliRun) -> None:
     assert "see notes" in result.out
     row = result.packages["zzfake-native"]
     assert "no system package is mapped" in row["reason"]
-    assert "--native-fallback wheel" in row["reason"]
+    assert "the index's platform wheel" in row["reason"]
     assert result.report is not None
     assert any("zzfake-native" in note for note in result.report["notes"])
 
@@ -674,7 +690,7 @@ def test_backtracks_to_parent_release_without_unavailable_native(cli: CliRun, na
     cli.pure("parent", "2.0", requires_dist=[f"{native}>=1"])
     cli.pure("parent", "1.0")
 
-    result = cli.run("parent")
+    result = cli.run("parent", "--unpackaged-native", "error")
 
     assert result.code == 0, result.err
     assert set(result.packages) == {"parent"}
@@ -686,10 +702,10 @@ def test_no_parent_release_without_unavailable_native_is_an_error(cli: CliRun) -
     cli.pure("parent", "2.0", requires_dist=["zzfake-native"])
     cli.pure("parent", "1.0", requires_dist=["zzfake-native<2"])
 
-    result = cli.run("parent")
+    result = cli.run("parent", "--unpackaged-native", "error")
 
     message = assert_clean_error(result, "zzfake-native", "parent")
-    assert "--native-fallback wheel" in message
+    assert "--unpackaged-native wheel" in message
 
 
 # -- 5. sdist-only projects --------------------------------------------------------------------
@@ -1206,7 +1222,7 @@ def test_site_config_turns_the_mode_on_and_sets_the_provider(cli: CliRun) -> Non
 
     text = cli.raw("config", "show").out
     assert f"site config: {path} (read)" in text
-    assert f"system-native    = true  [site config {path}]" in text
+    assert re.search(rf"^system-native +{re.escape(f'= true  [site config {path}]')}$", text, re.M)
 
 
 def test_no_system_native_hands_to_pip_even_when_configured(cli: CliRun) -> None:

@@ -20,6 +20,7 @@ from sysnative.errors import ProjectNotFound, ProviderError
 from sysnative.models import ClosureItem, CoreMetadata, FileKind, IndexFile, SystemPackage
 from sysnative.providers.base import Privileges
 from sysnative.providers.debversion import debian_to_pep440
+from sysnative.route import Fallback, RoutePolicy
 
 TARGET_TAGS = [
     "cp311-cp311-manylinux_2_17_x86_64",
@@ -28,6 +29,18 @@ TARGET_TAGS = [
     "cp311-none-any",
     "py3-none-any",
 ]
+
+
+def case_policy(options: Mapping[str, Any]) -> RoutePolicy:
+    """A case's ``options`` as the command line would give them: ``native_fallback`` sets
+    both fallbacks, ``unpackaged_native``/``system_conflict`` one each, defaults as shipped."""
+    both = options.get("native_fallback")
+    return RoutePolicy(
+        unpackaged=Fallback(options.get("unpackaged_native", both or "wheel")),
+        conflict=Fallback(options.get("system_conflict", both or "error")),
+        force_system=frozenset(canonicalize_name(n) for n in options.get("system", [])),
+        force_pypi=frozenset(canonicalize_name(n) for n in options.get("pypi", [])),
+    )
 
 
 def target(

@@ -35,7 +35,8 @@ def test_defaults_without_any_file_or_variable() -> None:
     assert settings.files == ()
     assert settings.provider is None
     assert settings.system_native is False
-    assert settings.native_fallback == "error"
+    assert settings.unpackaged_native == "wheel"
+    assert settings.system_conflict == "error"
     assert settings.allow_sudo is True
     assert settings.lock_timeout == 120.0
     assert all(s.source == "default" for s in settings.settings.values())
@@ -58,7 +59,7 @@ def test_user_file_overrides_site_file_key_by_key() -> None:
     assert settings.provider == "apt"
     assert settings.settings["provider"].source == f"user config {path}"
     # A key the user file does not set keeps the site value.
-    assert settings.native_fallback == "wheel"
+    assert (settings.unpackaged_native, settings.system_conflict) == ("wheel", "wheel")
     assert settings.settings["native-fallback"].layer == "site"
 
 
@@ -82,8 +83,33 @@ def test_flags_override_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert settings.provider == "apt"
     assert settings.settings["provider"].layer == "command line"
-    assert settings.native_fallback == "wheel"  # not given on the command line
+    assert settings.system_conflict == "wheel"  # not given on the command line
     assert settings.mapping_files == ("extra.json",)
+
+
+@pytest.mark.parametrize(
+    ("site", "user", "flags", "expected"),
+    [
+        # a distribution keeps unpackaged natives off the index; the user turns them back on
+        ('unpackaged-native = "error"\n', 'unpackaged-native = "wheel"\n', {}, ("wheel", "error")),
+        # native-fallback in a higher layer sets both cases
+        ('unpackaged-native = "error"\n', 'native-fallback = "wheel"\n', {}, ("wheel", "wheel")),
+        ('system-conflict = "wheel"\n', 'native-fallback = "error"\n', {}, ("error", "error")),
+        # within one layer, the specific key wins over native-fallback
+        ('native-fallback = "error"\nunpackaged-native = "wheel"\n', "", {}, ("wheel", "error")),
+        # a specific flag beats native-fallback from a file; --native-fallback beats files
+        ('native-fallback = "wheel"\n', "", {"system-conflict": "error"}, ("wheel", "error")),
+        ('system-conflict = "wheel"\n', "", {"native-fallback": "error"}, ("error", "error")),
+    ],
+)
+def test_the_two_fallbacks_and_native_fallback(
+    site: str, user: str, flags: dict[str, str], expected: tuple[str, str]
+) -> None:
+    site_file(site)
+    if user:
+        user_file(user)
+    settings = config.load().with_flags(dict(flags))
+    assert (settings.unpackaged_native, settings.system_conflict) == expected
 
 
 def test_mapping_files_in_a_config_file_are_relative_to_it() -> None:

@@ -19,16 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from memory import MemoryApt, MemoryIndex, target
+from memory import MemoryApt, MemoryIndex, case_policy, target
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 from sysnative.errors import SysnativeError
 from sysnative.mapping import load_builtin
 from sysnative.models import Plan, Route
 from sysnative.pipeline import build_plan
 from sysnative.requirements import RequirementSet, UserRequirement
-from sysnative.route import Fallback, RoutePolicy
+from sysnative.route import RoutePolicy
 
 CASES = sorted((Path(__file__).parents[2] / "fixtures" / "cases").glob("*.json"))
 
@@ -46,12 +45,7 @@ def _reqs(case: dict[str, Any]) -> RequirementSet:
 
 
 def _policy(case: dict[str, Any]) -> RoutePolicy:
-    options = case.get("options", {})
-    return RoutePolicy(
-        native_fallback=Fallback(options.get("native_fallback", "error")),
-        force_system=frozenset(canonicalize_name(n) for n in options.get("system", [])),
-        force_pypi=frozenset(canonicalize_name(n) for n in options.get("pypi", [])),
-    )
+    return case_policy(case.get("options", {}))
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])

@@ -46,7 +46,8 @@ SDIST_ONLY = Classification(
 
 def _policy(fallback: str = "error", system: str = "", pypi: str = "") -> RoutePolicy:
     return RoutePolicy(
-        native_fallback=Fallback(fallback),
+        unpackaged=Fallback(fallback),
+        conflict=Fallback(fallback),
         force_system=frozenset({canonicalize_name(system)} if system else ()),
         force_pypi=frozenset({canonicalize_name(pypi)} if pypi else ()),
     )
@@ -77,7 +78,7 @@ def _unroutable(result: Decision | Unroutable) -> Unroutable:
             PLATFORM_WHEEL,
             _policy(),
             None,
-            ["--native-fallback wheel", "--pypi thing", "mapping entry", "--system thing"],
+            ["--unpackaged-native wheel", "--pypi thing", "mapping entry", "--system thing"],
             [],
         ),
         # unmapped, sdist only: nothing from the index can work
@@ -86,7 +87,7 @@ def _unroutable(result: Decision | Unroutable) -> Unroutable:
             _policy(fallback="wheel"),
             None,
             ["no wheel for this target", "mapping entry", "--system thing"],
-            ["--native-fallback", "--pypi"],
+            ["--unpackaged-native", "--pypi"],
         ),
         # --pypi given for an sdist-only mapped project: take it from the system instead
         (
@@ -94,7 +95,7 @@ def _unroutable(result: Decision | Unroutable) -> Unroutable:
             _policy(pypi="thing"),
             _entry("python3-thing"),
             ["drop --pypi", "python3-thing"],
-            ["--pypi thing", "--native-fallback", "mapping entry"],
+            ["--pypi thing", "--unpackaged-native", "mapping entry"],
         ),
         # --pypi given for an sdist-only unmapped project
         (
@@ -102,7 +103,7 @@ def _unroutable(result: Decision | Unroutable) -> Unroutable:
             _policy(fallback="wheel", pypi="thing"),
             None,
             ["mapping entry", "--system thing instead of --pypi"],
-            ["--pypi thing", "--native-fallback"],
+            ["--pypi thing", "--unpackaged-native"],
         ),
         # --system given but nothing mapped: do not repeat --system
         (
@@ -110,7 +111,7 @@ def _unroutable(result: Decision | Unroutable) -> Unroutable:
             _policy(system="thing"),
             None,
             ["mapping entry", "drop --system thing", "--pypi thing"],
-            ["force it with --system", "--native-fallback"],
+            ["force it with --system", "--unpackaged-native"],
         ),
     ],
 )
@@ -135,7 +136,7 @@ def test_fallback_hint_for_package_the_provider_lacks() -> None:
 
     hint = _unroutable(result).hint
     assert "make python3-thing available" in hint
-    assert "--native-fallback wheel" in hint
+    assert "--unpackaged-native wheel" in hint
     assert "mapping entry" not in hint  # it is mapped already
 
 
@@ -149,7 +150,7 @@ def test_fallback_hint_sdist_only_with_wheel_fallback_given() -> None:
     )
 
     hint = _unroutable(result).hint
-    assert "--native-fallback" not in hint
+    assert "--unpackaged-native" not in hint
     assert "--pypi" not in hint
     assert "make python3-thing available" in hint
 
@@ -157,12 +158,12 @@ def test_fallback_hint_sdist_only_with_wheel_fallback_given() -> None:
 @pytest.mark.parametrize(
     ("wheel_available", "policy", "present", "absent"),
     [
-        (True, _policy(), ["--pypi thing", "--native-fallback wheel"], []),
-        (None, _policy(), ["--pypi thing", "--native-fallback wheel"], []),
-        (False, _policy(), ["no wheel of thing"], ["--pypi", "--native-fallback"]),
-        (True, _policy(fallback="wheel"), ["--pypi thing"], ["--native-fallback"]),
-        (True, _policy(pypi="thing"), ["--native-fallback wheel"], ["--pypi"]),
-        (True, _policy(fallback="wheel", pypi="thing"), ["Relax"], ["--pypi", "--native-fallback"]),
+        (True, _policy(), ["--pypi thing", "--system-conflict wheel"], []),
+        (None, _policy(), ["--pypi thing", "--system-conflict wheel"], []),
+        (False, _policy(), ["no wheel of thing"], ["--pypi", "--system-conflict"]),
+        (True, _policy(fallback="wheel"), ["--pypi thing"], ["--system-conflict"]),
+        (True, _policy(pypi="thing"), ["--system-conflict wheel"], ["--pypi"]),
+        (True, _policy(fallback="wheel", pypi="thing"), ["Relax"], ["--pypi", "--system-conflict"]),
     ],
 )
 def test_system_conflict_hint(

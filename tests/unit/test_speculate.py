@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from memory import MemoryApt, MemoryIndex, target
+from memory import MemoryApt, MemoryIndex, case_policy, target
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -18,7 +18,7 @@ from sysnative.mapping import load_builtin
 from sysnative.models import ClosureItem, Plan
 from sysnative.pipeline import build_plan
 from sysnative.requirements import RequirementSet, UserRequirement
-from sysnative.route import Fallback, RoutePolicy
+from sysnative.route import RoutePolicy
 from sysnative.speculate import SpeculativeProvider, Speculator, WatchedIndex
 
 CASES = sorted((Path(__file__).parents[2] / "fixtures" / "cases").glob("*.json"))
@@ -34,11 +34,7 @@ class FailingApt(MemoryApt):
 
 def _plan(case: dict[str, Any], *, speculate: bool, apt: MemoryApt) -> Plan | str:
     options = case.get("options", {})
-    policy = RoutePolicy(
-        native_fallback=Fallback(options.get("native_fallback", "error")),
-        force_system=frozenset(canonicalize_name(n) for n in options.get("system", [])),
-        force_pypi=frozenset(canonicalize_name(n) for n in options.get("pypi", [])),
-    )
+    policy = case_policy(options)
     reqs = RequirementSet(
         requirements=tuple(
             UserRequirement(Requirement(r), "command line") for r in case["requested"]

@@ -259,13 +259,13 @@ def _impossible(
             hint = (
                 "Relax the requirement to accept the system's version: the index has no "
                 f"wheel of {first} that satisfies it (sysnative never builds sdists), so "
-                "neither --pypi nor --native-fallback wheel can help."
+                "neither --pypi nor --system-conflict wheel can help."
             )
         else:
             hint = (
                 "Relax the requirement to accept the system's version; or take "
                 f"{first} from the index instead with --pypi {first}, or let every such "
-                "conflict fall back to the index's platform wheel with --native-fallback wheel."
+                "conflict fall back to the index's platform wheel with --system-conflict wheel."
             )
     elif any(c.project == PYTHON for c in conflicts) or any(c.python_excluded for c in conflicts):
         head = "No version fits the target interpreter's Python version:"
