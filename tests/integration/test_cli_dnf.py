@@ -171,8 +171,8 @@ def test_site_config_makes_dnf_the_default_and_says_so(
     assert "dnf: python3-numpy 1:1.26.4-7.fc40" in result.out
 
     shown = run(capsys, "config", "show")
-    assert f"provider         = dnf  [site config {config}]" in shown.out
-    assert f"system-native    = true  [site config {config}]" in shown.out
+    assert f"provider          = dnf  [site config {config}]" in shown.out
+    assert f"system-native     = true  [site config {config}]" in shown.out
 
 
 def test_dnf_without_a_package_explains(
@@ -200,6 +200,8 @@ def test_dnf_without_a_package_explains(
         "--python",
         target,
         "lxml",
+        "--unpackaged-native",
+        "error",
     )
 
     assert result.code != 0
