@@ -1,95 +1,49 @@
-"""``sysnative install --system-native --dry-run`` with this machine's apt and the real index.
+"""``sysnative install --system-native --dry-run`` with the real apt and the real index.
 
-Dry runs only: nothing is installed. Versions are never hard-coded: what apt offers is read
-from apt itself, and index versions only have to be well-formed. No index host is named
-here: the index is the one pip's configuration gives (with the root conftest's isolation,
-the default of the installed pip). The module skips without apt or when that index does not
-answer. The module shares one sysnative cache, so pages one test fetched serve the next.
-
-The helpers live here rather than in a conftest.py: a second ``conftest`` module would clash
-with tests/conftest.py for mypy.
+Dry runs only, in a fresh copy of a throwaway Debian root (tests/debroot.py): its apt, and
+nothing installed that the host may have, so what the plans route where never depends on the
+host. Each dry run also checks that the root's dpkg status did not change. Versions are
+never hard-coded: what apt offers is read from the root's apt, and index versions only have
+to be well-formed. No index host is named here: the index is pip's default inside the root.
+The runs share the root's sysnative cache, so pages one test fetched serve the next. Skips
+(with the reason) where the root cannot be built: not root, no mmdebstrap, no archive or
+index.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sysnative.cache import Cache
-from sysnative.cli import main
-from sysnative.errors import SysnativeError
-from sysnative.index import SimpleIndexClient
-from sysnative.pipconfig import load_index_config
-from sysnative.providers.apt import AptProvider
+from sysnative.providers.apt import INTERPRETER
+from sysnative.providers.debversion import debian_to_pep440
+
+if TYPE_CHECKING:
+    from debroot import DebRoot
 
 pytestmark = pytest.mark.e2e
+#: The root's fixtures (``debroot``).
+pytest_plugins = ("debroot",)
+
+#: In the root's home: the target (Debian's python3 seeing dist-packages, without pip of its
+#: own) and the report.
+TARGET = "target"
+REPORT = "report.json"
 
 
 @pytest.fixture(scope="module")
-def e2e_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("e2e-sysnative-cache")
-
-
-@pytest.fixture(autouse=True)
-def sysnative_cache(e2e_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Overrides the root fixture: same pip isolation, but one cache for the whole module."""
-    monkeypatch.setenv("SYSNATIVE_CACHE_DIR", str(e2e_cache_dir))
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in list(os.environ):
-        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
-            monkeypatch.delenv(name)
-    return e2e_cache_dir
-
-
-@pytest.fixture(scope="module")
-def real_apt() -> AptProvider:
-    if not Path("/usr/bin/apt-get").exists() or not AptProvider.available():
-        pytest.skip("needs apt (/usr/bin/apt-get)")
-    provider = AptProvider()
-    if not provider.query(["python3-numpy"]):
-        pytest.skip("apt's package lists do not know python3-numpy (run apt-get update)")
-    return provider
-
-
-@pytest.fixture(scope="module")
-def system_venv(tmp_path_factory: pytest.TempPathFactory, real_apt: AptProvider) -> str:
-    """A venv of Debian's python3 that sees dist-packages, without pip of its own."""
-    venv = tmp_path_factory.mktemp("e2e-target") / "venv"
-    subprocess.run(
-        ["/usr/bin/python3", "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-        capture_output=True,
-    )
-    return str(venv / "bin" / "python")
-
-
-@pytest.fixture(scope="module")
-def real_index(
-    system_venv: str, e2e_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Skip unless the index pip's configuration names answers for a tiny project."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIP_CONFIG_FILE", os.devnull)
-        for name in list(os.environ):
-            if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
-                patch.delenv(name)
-        try:
-            config = load_index_config(python=system_venv, cache_dir=e2e_cache_dir)
-            cache = Cache(tmp_path_factory.mktemp("probe-cache"))
-            with SimpleIndexClient(config, cache) as client:
-                client.get_files(canonicalize_name("idna"))
-        except SysnativeError as exc:
-            pytest.skip(f"the package index is not reachable: {exc.message}")
+def target(debroot: DebRoot) -> str:
+    """The target venv's python in the root."""
+    venv = f"{debroot.home}/{TARGET}"
+    made = debroot.run([INTERPRETER, "-m", "venv", "--system-site-packages", "--without-pip", venv])
+    assert made.returncode == 0, made.stderr
+    return f"{venv}/bin/python"
 
 
 @dataclass
@@ -107,46 +61,36 @@ class E2EResult:
 
 @dataclass
 class E2ERun:
+    root: DebRoot
     python: str
-    tmp_path: Path
-    capsys: pytest.CaptureFixture[str]
-    apt: AptProvider
 
     def run(self, *args: str) -> E2EResult:
-        report = self.tmp_path / "report.json"
+        """A dry run in the root, with a report; the root's dpkg status must not change."""
+        inside = f"{self.root.home}/{REPORT}"
+        report = self.root.host_path(inside)
         report.unlink(missing_ok=True)
+        status = self.root.dpkg_status()
         argv = ["install", "--system-native", "--dry-run", "--python", self.python]
-        self.capsys.readouterr()
-        code = main([*argv, "--report", str(report), *args])
-        captured = self.capsys.readouterr()
+        done = self.root.sysnative(*argv, "--report", inside, *args)
+        assert self.root.dpkg_status() == status, "a dry run changed dpkg's status"
         data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
-        return E2EResult(code, captured.out, captured.err, data)
+        return E2EResult(done.returncode, done.stdout, done.stderr, data)
 
 
 @pytest.fixture
-def e2e(
-    system_venv: str,
-    real_index: None,
-    real_apt: AptProvider,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> E2ERun:
-    if shutil.which("dpkg") is None:
-        pytest.skip("needs dpkg")
-    return E2ERun(system_venv, tmp_path, capsys, real_apt)
+def e2e(debroot: DebRoot, target: str) -> E2ERun:
+    return E2ERun(debroot, target)
 
 
 SETS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "sets"
 SETS = sorted(SETS_DIR.glob("*.txt"))
 
 
-def apt_version(apt: AptProvider, package: str) -> tuple[str, Version]:
+def apt_version(root: DebRoot, package: str) -> tuple[str, Version]:
     """What the plan should take: the installed version, else apt's candidate, translated."""
-    info = apt.query([package]).get(package)
-    assert info is not None, f"apt does not know {package}"
-    distro = info.installed or info.candidate
-    assert distro is not None
-    version = apt.to_pep440(distro)
+    distro = root.installed_version(package) or root.candidate_version(package)
+    assert distro is not None, f"apt in the root does not know {package}"
+    version = debian_to_pep440(distro)
     assert version is not None
     return distro, version
 
@@ -158,7 +102,7 @@ def test_numpy_scipy_requests(e2e: E2ERun) -> None:
     assert "Traceback" not in result.err
     packages = result.packages
     for project, package in (("numpy", "python3-numpy"), ("scipy", "python3-scipy")):
-        distro, version = apt_version(e2e.apt, package)
+        distro, version = apt_version(e2e.root, package)
         row = packages[project]
         assert (row["route"], row["provider"], row["package"]) == ("system", "apt", package)
         assert row["version"] == str(version)
@@ -181,9 +125,8 @@ def test_numpy_scipy_requests(e2e: E2ERun) -> None:
 
 
 def test_numpy_2_conflicts_with_apt(e2e: E2ERun) -> None:
-    distro, version = apt_version(e2e.apt, "python3-numpy")
-    if version >= Version("2"):
-        pytest.skip(f"apt provides numpy {version}, which satisfies numpy>=2")
+    distro, version = apt_version(e2e.root, "python3-numpy")
+    assert version < Version("2"), f"the root's numpy {version} satisfies numpy>=2"
 
     result = e2e.run("numpy>=2")
 
@@ -193,13 +136,16 @@ def test_numpy_2_conflicts_with_apt(e2e: E2ERun) -> None:
     assert "numpy>=2 (required by the command line)" in result.err
     assert f"the system provides numpy {version}" in result.err
     assert distro in result.err
-    assert "--native-fallback wheel" in result.err
+    assert "--system-conflict wheel" in result.err
     assert "--pypi numpy" in result.err
 
 
 @pytest.mark.parametrize("requirements", SETS, ids=[p.stem for p in SETS])
 def test_benchmark_sets_plan_or_explain(e2e: E2ERun, requirements: Path) -> None:
-    result = e2e.run("-r", str(requirements))
+    inside = f"{e2e.root.home}/{requirements.name}"
+    e2e.root.host_path(inside).write_text(requirements.read_text("utf-8"), "utf-8")
+
+    result = e2e.run("-r", inside)
 
     assert "Traceback" not in result.err + result.out
     if result.code == 0:
