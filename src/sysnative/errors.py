@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sysnative.checks import Problem
+    from sysnative.selfguard import SelfConflict
 
 
 class SysnativeError(Exception):
@@ -237,3 +238,50 @@ class WheelStepError(SysnativeError):
         self.interrupted = interrupted
         if interrupted:
             self.exit_code = 130
+
+
+# -- The running sysnative itself.
+
+
+class SelfChangeRefused(SysnativeError):
+    """The plan would change a distribution the running sysnative needs, in a directory it
+    loads it from (see :mod:`sysnative.selfguard`); nothing was changed.
+
+    ``conflicts`` holds each offending change with the requirement it breaks and where.
+    """
+
+    def __init__(self, target: str, conflicts: Sequence[SelfConflict]) -> None:
+        import shlex
+
+        lines = "\n".join(f"    {conflict.describe()}" for conflict in conflicts)
+        hint = (
+            "Install sysnative in an environment of its own, one that sees neither this "
+            "target's site-packages nor the system's (`pipx install sysnative`, or a venv "
+            "made for it alone), and install into this environment from there with "
+            f"`--python {shlex.quote(target)}`."
+        )
+        if any(not conflict.unmet for conflict in conflicts):
+            hint += (
+                " To upgrade sysnative itself, use what installed it (`pipx upgrade "
+                "sysnative`, or pip in sysnative's own environment)."
+            )
+        super().__init__(
+            "The plan would break the running sysnative, during this run or the next: it "
+            "changes what sysnative itself needs, where sysnative loads it from. Nothing was "
+            f"changed.\n{lines}",
+            hint,
+        )
+        self.target = target
+        self.conflicts = tuple(conflicts)
+
+
+class TrialImportError(SysnativeError):
+    """A native wheel from the index cannot be imported in the target beside the system's
+    packages (found by the trial import before the wheel step)."""
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, failures: tuple[object, ...] = ()
+    ) -> None:
+        super().__init__(message, hint)
+        #: The :class:`sysnative.trialimport.ImportFailure` values.
+        self.failures = failures

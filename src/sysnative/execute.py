@@ -4,7 +4,10 @@ The order is the contract (and the reason this module exists apart from the step
 
 1. **Refuse a target that cannot work** (``checks``): it must see the provider's site dir,
    run the Python version the system's packages are built for, and not be externally
-   managed unless the user said ``--break-system-packages``. Nothing has changed yet.
+   managed unless the user said ``--break-system-packages``. **Refuse a plan that would
+   break the running sysnative** (``selfguard``): a change, where sysnative loads it from,
+   to a distribution it needs that no longer satisfies its requirement, or to sysnative
+   itself. Nothing has changed yet.
 2. **Nothing to do?** A re-run after a complete install stops here, quickly.
 3. **Check before any change**: the privileges for the system step (else the exact command to
    run as root), the provider's acceptance of the exact versions (a fresh simulation that
@@ -13,7 +16,11 @@ The order is the contract (and the reason this module exists apart from the step
 4. **The system step**: one provider transaction, verified package by package afterwards.
    If it fails, nothing from the index is installed and the error says what dpkg records
    and how to undo or finish it.
-5. **The wheel step**: pip installs the verified files, offline and by hash. If it fails or
+5. **The trial import** of each native wheel's modules in the target, every staged wheel
+   unpacked first on its path and the system step done (:mod:`trialimport`): a wheel built
+   for other native libraries than the system's stops the run here, before the target's
+   site-packages change. Then **the wheel step**: pip installs the verified files, offline
+   and by hash. If it fails or
    is interrupted, what it installed is removed again before the error is reported.
 6. **Marker metadata** for system packages the target would otherwise not see under their
    project name or version (from the mapping data), then **the environment check**: every
@@ -30,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sysnative import checks, envcheck, markerdist, staging, wheelstep
+from sysnative import checks, envcheck, markerdist, selfguard, staging, trialimport, wheelstep
 from sysnative.cache import Cache
 from sysnative.environment import TargetEnvironment
 from sysnative.errors import (
@@ -144,6 +151,9 @@ def execute(
     )
     if problems:
         raise TargetRefused(target.executable, problems)
+    selfguard.refuse_self_changes(
+        plan, target=target.executable, purelib=target.purelib, system_dirs=provider.site_dirs()
+    )
 
     system_rows = [r for r in plan.system if not r.already_installed]
     requested = _requested_packages(plan)
@@ -177,6 +187,7 @@ def execute(
         work_dir = Path(work)
         files = [r.file for r in wheel_rows if r.file is not None]
         staged = staging.stage(files, work_dir / "wheels", http, cache=cache, progress=progress)
+        native_wheels = {r.name for r in wheel_rows if r.native_wheel}
         unverified = tuple(w.path.name for w in staged if not w.verified)
 
         # -- 4. the system step ---------------------------------------------------------------
@@ -197,7 +208,27 @@ def execute(
             except KeyboardInterrupt:
                 raise _interrupted_system_step(provider, plan.system_closure) from None
 
-        # -- 5. the wheel step ----------------------------------------------------------------
+        # -- 5. the trial import, then the wheel step -------------------------------------------
+        failures = trialimport.check(
+            target.executable,
+            [
+                trialimport.NativeWheel(w.project, str(w.version), w.path)
+                for w in staged
+                if w.project in native_wheels
+            ],
+            [w.path for w in staged],
+            work_dir / "trial",
+        )
+        if failures:
+            error = trialimport.describe_failures(failures, target.executable)
+            error.message += "\nNothing was installed from the index." + (
+                " The system step had completed and stays: "
+                + ", ".join(f"{name} {version}" for name, version in requested)
+                + "."
+                if requested
+                else ""
+            )
+            raise error
         outcome = wheelstep.WheelStepOutcome(installed=(), skipped=())
         if staged:
             try:

@@ -366,6 +366,15 @@ def install_from_lock(args: argparse.Namespace, verbose: int) -> int:
         for note in plan.notes:
             print(f"note: {note}")
     if args.dry_run:
+        # A real install refuses this in execute(); a dry run says so too (exit 1).
+        from sysnative import selfguard
+
+        selfguard.refuse_self_changes(
+            plan,
+            target=target.executable,
+            purelib=target.purelib,
+            system_dirs=provider.site_dirs(),
+        )
         if show:
             print(report.summary(plan) + " (dry run: nothing was changed)")
         return 0

@@ -511,3 +511,45 @@ def test_report_to_stdout_stays_json(inst: Install) -> None:
     assert {p["name"] for p in report["packages"]} == {inst.good.project, "requests", "idna"}
     assert "Installed from the index: idna 3.6, requests 2.31.0" in result.err
     assert venv_dists(inst.python, "requests")["requests"][0] == "2.31.0"
+
+
+# -- the trial import --------------------------------------------------------------------------
+
+
+def test_a_native_wheel_that_cannot_be_imported_is_not_installed(inst: Install) -> None:
+    """An unpackaged native takes the index's wheel by default; when that wheel cannot be
+    imported beside the system's packages, the wheel step does not run at all."""
+    inst.serve_standard()
+    inst.native(
+        "zzfake-native",
+        "2.0",
+        files={"zzfake_native/__init__.py": "raise ImportError('needs libfoo 2, found 1')\n"},
+    )
+    inst.native("zzfake-fine", "1.0", files={"_zzfake_fine_ext.py": "VALUE = 1\n"})
+
+    result = inst.run("zzfake-native", "zzfake-fine", "requests")
+
+    message = assert_clean_error(
+        result,
+        "cannot import them beside the system's packages",
+        "import zzfake_native (zzfake-native 2.0 from the index): "
+        "ImportError: needs libfoo 2, found 1",
+        "Nothing was installed from the index.",
+    )
+    assert "zzfake_fine" not in message  # it imports
+    assert "_zzfake_fine_ext" not in message
+    assert "'zzfake-native<2.0'" in result.err  # the hint: a constraint to try
+    site = site_packages(inst.python)
+    assert venv_dists(inst.python, "requests", "idna", "zzfake-native", "zzfake-fine") == {}
+    assert not list(site.glob("zzfake*"))
+
+
+def test_native_wheels_that_import_are_installed(inst: Install) -> None:
+    inst.serve_standard()
+    inst.native("zzfake-fine", "1.0", requires_dist=["idna"])
+
+    result = inst.run("zzfake-fine")
+
+    assert result.code == 0, result.err
+    site = site_packages(inst.python)
+    assert venv_dists(inst.python, "zzfake-fine") == {"zzfake-fine": ("1.0", site)}
