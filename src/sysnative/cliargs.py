@@ -70,26 +70,16 @@ def add_planning_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="extra index URLs, as in pip",
     )
-    parser.add_argument(
-        "--unpackaged-native",
-        choices=[f.value for f in Fallback],
-        default=None,
-        help="a native project the system does not package: take the index's platform "
-        "wheel (wheel, the default) or stop with an explanation (error)",
-    )
-    parser.add_argument(
-        "--system-conflict",
-        choices=[f.value for f in Fallback],
-        default=None,
-        help="a native project whose system version conflicts with a requirement: stop "
-        "with an explanation (error, the default) or take the index's platform wheel",
-    )
-    parser.add_argument(
-        "--native-fallback",
-        choices=[f.value for f in Fallback],
-        default=None,
-        help="both of the above at once",
-    )
+    fallbacks = {
+        "--unpackaged-native": "a native project the system does not package: take the "
+        "index's platform wheel (wheel, the default) or stop with an explanation (error)",
+        "--system-conflict": "a native project whose system version conflicts with a "
+        "requirement: stop with an explanation (error, the default) or take the index's "
+        "platform wheel",
+        "--native-fallback": "both of the above at once",
+    }
+    for flag, text in fallbacks.items():
+        parser.add_argument(flag, choices=[f.value for f in Fallback], default=None, help=text)
     parser.add_argument(
         "--system",
         action="append",
