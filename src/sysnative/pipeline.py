@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from sysnative.classify import Kind, classify
 from sysnative.environment import TargetEnvironment
@@ -149,8 +150,9 @@ def _drop_stale(resolution: Resolution, state: _State) -> bool:
     pass replaces (an index ``cryptography`` needing ``cffi``, then the system's installed
     ``cryptography``, whose metadata does not). But a project whose dependent is now a
     system package still to be installed stays: that package's requirements are unknown
-    until it is installed (``scipy`` -> ``numpy``), and its closure brings it anyway.
-    Returns whether anything was dropped.
+    until it is installed (``scipy`` -> ``numpy``). The plan asks for it by name (see
+    ``_asked_row``): the dependent's distro package may not depend on it (Debian's
+    python3-cryptography does without python3-cffi). Returns whether anything was dropped.
     """
 
     def still_needed(project: NormalizedName) -> bool:
@@ -484,8 +486,7 @@ def _make_plan(
         native = classification.kind is Kind.NATIVE
         if name in state.wheel_fallback:
             reason = (
-                f"{classification.reason}; {state.wheel_fallback[name]}; the index's platform "
-                "wheel"
+                f"{classification.reason}; {state.wheel_fallback[name]}; the index's platform wheel"
             )
         elif name in policy.force_pypi:
             reason = f"--pypi {name}"
@@ -506,6 +507,22 @@ def _make_plan(
             )
         )
     packages_shown = {r.package for r in rows if r.package}
+    # The closure is what the provider simulated for the packages the plan asks for; the
+    # system step asks for the requested rows only. A package asked for whose project the
+    # final resolution no longer has (cffi, wanted for the index's cryptography before the
+    # system's cryptography replaced it; see _drop_stale) is still asked for: its row says
+    # so, or the provider would install something other than the plan.
+    asked = {package: project for project, package in state.wanted.items()}
+    for item in state.closure:
+        project = asked.get(item.name)
+        if project is None and item.name in state.upgrades:
+            project = _project_of(item, mapping)
+        version = provider.to_pep440(item.version)
+        if project is None or project in seen or item.name in packages_shown or version is None:
+            continue
+        seen.add(project)
+        packages_shown.add(item.name)
+        rows.append(_asked_row(project, version, item, state, resolution, provider))
     for project, item in closure_projects.items():
         if project is None or project in seen or item.name in packages_shown:
             continue
@@ -541,6 +558,37 @@ def _make_plan(
         target_python=target.executable,
         system_closure=state.closure,
         notes=notes,
+    )
+
+
+def _asked_row(
+    project: NormalizedName,
+    version: Version,
+    item: ClosureItem,
+    state: _State,
+    resolution: Resolution,
+    provider: SystemQuery,
+) -> PlannedPackage:
+    """The row of a package the plan asks the provider for although the final resolution
+    does not have its project: what required it when it was routed says why."""
+    if project in state.wanted:
+        reason = state.reasons.get(project, "routed to the system")
+    else:
+        reason = "installed by the system, too old for what is required"
+    parents = state.wanted_by.get(project, set())
+    required_by = tuple(
+        sorted(str(resolution.candidates[p]) for p in parents if p in resolution.candidates)
+    )
+    return PlannedPackage(
+        project,
+        version,
+        Route.SYSTEM,
+        reason + _upgrade_note(item),
+        required_by,
+        provider=provider.name,
+        package=item.name,
+        distro_version=item.version,
+        requested=True,
     )
 
 

@@ -297,7 +297,11 @@ def test_pure_to_index_and_native_to_apt(cli: CliRun, flavour: str) -> None:
 
 
 def test_system_closure_brings_numpy(cli: CliRun) -> None:
-    """scipy's deb depends on python3-numpy: numpy is planned through apt's closure."""
+    """scipy's deb depends on python3-numpy: numpy is planned through apt's closure.
+
+    The first pass routed numpy to apt for the index's scipy and simulated it with scipy, so
+    the system step asks for it by name too (the plan and the transaction agree).
+    """
     cli.native("numpy", "1.26.4")
     cli.native("scipy", "1.11.4", requires_dist=["numpy>=1.22"])
 
@@ -308,7 +312,9 @@ def test_system_closure_brings_numpy(cli: CliRun) -> None:
     assert numpy["route"] == "system"
     assert numpy["package"] == "python3-numpy"
     assert numpy["version"] == "1.24.2"
-    assert numpy["reason"] == "comes with the system packages (dependency)"
+    assert numpy["reason"] == "native: only platform wheels"
+    assert numpy["requested"] is True
+    assert numpy["required_by"] == ["scipy 1.10.1"]
     assert result.packages["scipy"]["reason"] == "native: only platform wheels"
     transaction = result.report["system_transaction"] if result.report else []
     assert [t["package"] for t in transaction] == ["python3-numpy", "python3-scipy"]

@@ -7,9 +7,13 @@ in-memory implementations of the index and provider seams.
 What a case can check: ``expected`` (name -> "route version"), ``expected_absent``,
 ``expected_native_wheel``, ``expected_no_simulation``, ``expected_reasons`` (name -> a
 fragment of the row's reason), ``expected_transaction`` (the system closure as
-"package version" or "package version (replaces old)"), ``expected_notes`` (fragments each
-found in some note, or ``[]`` for no notes); for failures ``expected_error`` (fragments of the
-message and hint) and ``expected_hint_absent`` (fragments the hint must not contain).
+"package version" or "package version (replaces old)"), ``expected_requested`` (the distro
+packages the system step names), ``expected_notes`` (fragments each found in some note, or
+``[]`` for no notes); for failures ``expected_error`` (fragments of the message and hint) and
+``expected_hint_absent`` (fragments the hint must not contain).
+
+Every plan is also checked the way the system step checks it before changing anything: a
+fresh simulation of the packages it asks for must be the plan's closure.
 """
 
 from __future__ import annotations
@@ -103,6 +107,18 @@ def test_case(path: Path) -> None:
             for c in plan.system_closure
         ]
         assert transaction == case["expected_transaction"]
+    # What the system step asks the provider for (execute._requested_packages) must bring
+    # exactly the closure the plan shows, as the provider's check_install demands.
+    asked = sorted(
+        {
+            (r.package, r.distro_version)
+            for r in plan.system
+            if r.requested and not r.already_installed and r.package and r.distro_version
+        }
+    )
+    if "expected_requested" in case:
+        assert [name for name, _ in asked] == case["expected_requested"]
+    MemoryApt(case["system"]).check_install(asked, plan.system_closure)
     if "expected_notes" in case:
         if not case["expected_notes"]:
             assert plan.notes == ()
