@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+from resolvelib.resolvers import Criterion
 
 from sysnative.environment import TargetEnvironment
 from sysnative.errors import ResolutionError
@@ -22,6 +26,10 @@ from sysnative.resolve.provider import FixedProject, SysnativeProvider
 logger = logging.getLogger(__name__)
 
 MAX_ROUNDS = 20_000
+#: The time bound of one resolution: past it, the search stops with an explanation.
+MAX_SECONDS = 120.0
+#: Seconds between two progress lines.
+PROGRESS_EVERY = 5.0
 
 __all__ = [
     "Conflict",
@@ -127,12 +135,117 @@ class ResolutionConflict(ResolutionError):
         self.conflicts = conflicts
 
 
-class _LogReporter(BaseReporter[Req, Candidate, str]):
+def _on_a_terminal(line: str) -> None:
+    """Progress for a person watching: shown on a terminal only, not in logs of CI runs."""
+    if sys.stderr.isatty():
+        logger.info("%s", line)
+
+
+class _OutOfTime(Exception):
+    """The resolution ran past its time bound (raised from the reporter)."""
+
+
+class _Reporter(BaseReporter[Req, Candidate, str]):
+    """Logs each step, counts what was rejected and because of what, says every few seconds
+    on a terminal what the search is doing, and stops it at its time bound.
+
+    ``clock``: a monotonic clock in seconds (a seam for tests); ``progress``: where the
+    progress lines go (``None``: nowhere).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        progress: Callable[[str], object] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.started = clock()
+        self.max_seconds = max_seconds
+        self.progress = progress
+        self.next_progress = self.started + PROGRESS_EVERY
+        self.rounds = 0
+        #: Rejected releases by project, and the requirement that turned each one down.
+        self.rejected: Counter[NormalizedName] = Counter()
+        self.blockers: dict[NormalizedName, Counter[NormalizedName]] = {}
+        #: The first requirement seen for each (rejected project, dependency) pair.
+        self.examples: dict[tuple[NormalizedName, NormalizedName], Req] = {}
+
+    def starting_round(self, index: int) -> None:
+        self.rounds = index
+        self._tick()
+
+    def _tick(self) -> None:
+        """Stop past the bound; a progress line when one is due. Called at each round and
+        each rejection (one round can reject a hundred releases, each read from the index)."""
+        now = self.clock()
+        if now - self.started > self.max_seconds:
+            raise _OutOfTime
+        if self.progress is not None and now >= self.next_progress:
+            self.next_progress = now + PROGRESS_EVERY
+            self.progress(f"Resolving: {now - self.started:.0f} s, {self.summary()}")
+
     def pinning(self, candidate: Candidate) -> None:
         logger.debug("pinning %s", candidate)
 
-    def rejecting_candidate(self, criterion: object, candidate: Candidate) -> None:
+    def rejecting_candidate(
+        self, criterion: Criterion[Req, Candidate], candidate: Candidate
+    ) -> None:
         logger.debug("rejecting %s", candidate)
+        self.rejected[candidate.name] += 1
+        blocking = self.blockers.setdefault(candidate.name, Counter())
+        for info in criterion.information:
+            if info.parent == candidate:
+                dependency = info.requirement.name
+                blocking[dependency] += 1
+                self.examples.setdefault((candidate.name, dependency), info.requirement)
+                break
+        self._tick()
+
+    def summary(self) -> str:
+        """``1,200 rounds; backtracking over uvicorn (71 releases rejected) ...``"""
+        text = f"{self.rounds:,} rounds"
+        busiest = self.rejected.most_common(3)
+        if busiest:
+            shown = ", ".join(f"{name} ({count} releases rejected)" for name, count in busiest)
+            text += f"; backtracking over {shown}"
+        return text
+
+    def out_of_time(self, fixed: Collection[NormalizedName]) -> ResolutionError:
+        """The error for a search stopped at its bound; ``fixed``: the projects the system
+        fixes (a blocking one of those can be taken from the index instead)."""
+        lines = [
+            f"Gave up after {self.max_seconds:.0f} s and {self.rounds:,} resolution rounds: "
+            "no combination of releases found yet."
+        ]
+        for name, count in self.rejected.most_common(3):
+            line = f"  {name}: its releases were rejected {count:,} times"
+            blocking = self.blockers.get(name)
+            if blocking:
+                dependency, times = blocking.most_common(1)[0]
+                example = self.examples[(name, dependency)].describe()
+                line += f", {times:,} of them on {dependency} (for example {example})"
+            lines.append(line)
+        fixed_blockers = [
+            dependency
+            for name, _ in self.rejected.most_common(3)
+            for dependency, _ in self.blockers.get(name, Counter()).most_common(1)
+            if dependency in fixed
+        ]
+        if fixed_blockers:
+            first = fixed_blockers[0]
+            hint = (
+                f"The system's version of {first} is fixed in this search, and the releases "
+                f"above need another: take {first} from the index with --pypi {first}, or "
+                "pin the projects above (-c) to releases that accept the system's version"
+            )
+        else:
+            hint = (
+                "Narrow the search with a constraints file (-c): tighter bounds on the "
+                "projects above"
+            )
+        return ResolutionError("\n".join(lines), hint + ".")
 
 
 def resolve(
@@ -143,8 +256,16 @@ def resolve(
     target: TargetEnvironment,
     fixed: Mapping[NormalizedName, FixedProject] | None = None,
     unavailable: Mapping[NormalizedName, Unavailable] | None = None,
+    max_seconds: float = MAX_SECONDS,
+    progress: Callable[[str], object] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Resolution:
-    """Resolve ``requirements`` for ``target``; raises ResolutionError with conflicts."""
+    """Resolve ``requirements`` for ``target``; raises ResolutionError with conflicts.
+
+    The search stops after ``max_seconds`` with an error naming what it kept rejecting;
+    ``progress`` gets a line about the search every few seconds (default: sysnative's log,
+    on a terminal only); ``clock`` measures both, in seconds.
+    """
     roots = list(_root_requirements(requirements, target))
     provider = SysnativeProvider(
         index,
@@ -154,9 +275,12 @@ def resolve(
         unavailable=unavailable or {},
     )
     index.prefetch_files(r.name for r in roots if not fixed or r.name not in fixed)
-    resolver: Resolver[Req, Candidate, str] = Resolver(provider, _LogReporter())
+    reporter = _Reporter(max_seconds=max_seconds, clock=clock, progress=progress or _on_a_terminal)
+    resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
     try:
         result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
+    except _OutOfTime:
+        raise reporter.out_of_time(set(fixed or ())) from None
     except ResolutionImpossible as exc:
         causes: list[Req] = [info.requirement for info in exc.causes]
         raise _impossible(causes, fixed or {}, unavailable or {}, target, provider) from None

@@ -1,0 +1,69 @@
+"""A resolution has a time bound; past it, the error names what the search kept rejecting.
+
+The bound is given as a value (no waiting on a clock here): 0 s stops at once, and a search
+that needs to backtrack is stopped while it does.
+"""
+
+from __future__ import annotations
+
+import pytest
+from memory import MemoryIndex, target
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from sysnative.errors import ResolutionError
+from sysnative.requirements import UserRequirement
+from sysnative.resolve.resolver import resolve
+
+
+def _req(text: str) -> UserRequirement:
+    return UserRequirement(Requirement(text), "command line")
+
+
+def _backtracking_index(releases: int) -> MemoryIndex:
+    """``app`` has ``releases`` releases that all need ``lib>=2``, and an old one that does
+    not; ``lib`` has only 1.0: every new ``app`` is rejected because of lib."""
+    apps = {f"1.{n}": {"requires": ["lib>=2"]} for n in range(1, releases + 1)}
+    apps["0.1"] = {}
+    return MemoryIndex({"app": apps, "lib": {"1.0": {}}})
+
+
+def test_a_search_that_finishes_within_its_bound_is_unaffected() -> None:
+    resolution = resolve([_req("app"), _req("lib")], [], index=_backtracking_index(30),
+                         target=target("3.11.2"))  # fmt: skip
+    assert str(resolution.candidates[canonicalize_name("app")].version) == "0.1"
+
+
+class TickingClock:
+    """A clock that moves one second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_past_its_bound_the_search_stops_and_names_what_it_rejected() -> None:
+    lines: list[str] = []
+    with pytest.raises(ResolutionError) as info:
+        resolve(
+            [_req("lib"), _req("app")],
+            [],
+            index=_backtracking_index(30),
+            target=target("3.11.2"),
+            max_seconds=20,
+            progress=lines.append,
+            clock=TickingClock(),
+        )
+    message = info.value.message
+    assert message.startswith("Gave up after 20 s and ")
+    assert "  app: its releases were rejected " in message
+    assert "of them on lib (for example lib>=2 (required by app 1." in message
+    assert info.value.hint is not None
+    assert "tighter bounds on the projects above" in info.value.hint
+    # progress every 5 s of the (ticking) clock, naming the project being backtracked over
+    assert lines
+    assert all(line.startswith("Resolving: ") for line in lines)
+    assert any("backtracking over app (" in line for line in lines)
