@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 #: Tag priorities by tag list (see :meth:`TargetEnvironment.tag_priority`).
 _tag_priorities: dict[tuple[Tag, ...], Mapping[Tag, int]] = {}
 
-#: The probe, run with ``python -c`` in the target (stdlib only; see its docstring).
+#: The probe, run by the target interpreter from standard input (stdlib only; see its docstring).
 _PROBE = (Path(__file__).parent / "probe_script.py").read_text(encoding="utf-8")
 
 
@@ -205,7 +205,9 @@ def _run_probe(interpreter: str) -> dict[str, object]:
     """Run the probe script in ``interpreter`` and return its JSON answer, with the tags
     computed from its platform facts (``tags``)."""
     try:
-        done = run([interpreter, "-c", _PROBE], timeout=60)
+        # On standard input rather than with -c: the same sys.path (the working directory
+        # first), and the command line in -v logs stays one line.
+        done = run([interpreter, "-"], input=_PROBE, timeout=60)
     except CommandNotFound as exc:
         raise EnvironmentProbeError(
             f"The target interpreter {interpreter!r} does not exist.",
@@ -363,7 +365,7 @@ def _executable(interpreter: str) -> str | None:
 def _probe_key(executable: str) -> dict[str, object]:
     """Everything outside the file system that the probe's answer depends on.
 
-    The working directory is part of it: ``python -c`` puts it on ``sys.path``, so a
+    The working directory is part of it: ``python -`` puts it on ``sys.path``, so a
     ``*.egg-info`` there is an installed distribution. The kernel and C library versions are
     too: they are in the markers (``platform_release``) and the tags (``manylinux_2_N``).
     """

@@ -1,7 +1,8 @@
 """The script sysnative runs *inside* the target interpreter to learn what it is.
 
-Its source text is run with ``python -c`` in the target; sysnative never imports it for
-itself (the tests do, to check it against ``packaging`` on the interpreter running them).
+Its source text is run by the target interpreter from standard input (``python -``);
+sysnative never imports it for itself (the tests do, to check it against ``packaging`` on
+the interpreter running them).
 It prints one JSON object on standard output: facts about the interpreter, its platform and
 its installed distributions. The wheel tags are computed from those facts by sysnative
 (:mod:`sysnative.target_tags`), with sysnative's own ``packaging``.

@@ -199,8 +199,7 @@ def _hint(
         else:
             if policy.unpackaged is not Fallback.WHEEL:
                 options.append(
-                    f"take the index's platform wheel for {project} with "
-                    "--unpackaged-native wheel"
+                    f"take the index's platform wheel for {project} with --unpackaged-native wheel"
                 )
             options.append(f"take it from the index regardless with --pypi {project}")
     if mapped is not None:

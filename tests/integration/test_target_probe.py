@@ -32,20 +32,22 @@ from sysnative.errors import EnvironmentProbeError
 SCRIPT = Path(__file__).resolve().parents[2] / "src" / "sysnative" / "probe_script.py"
 
 
-def _version_of(python: str) -> tuple[int, int] | None:
+def _ask(python: str, code: str) -> str | None:
+    """What ``python -c code`` prints, or ``None`` when it does not run."""
     try:
         done = subprocess.run(
-            [python, "-c", "import sys; print('%d %d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
+            [python, "-c", code], capture_output=True, text=True, timeout=30, check=False
         )
     except OSError:
         return None
-    if done.returncode != 0:
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _version_of(python: str) -> tuple[int, int] | None:
+    answer = _ask(python, "import sys; print('%d %d' % sys.version_info[:2])")
+    if answer is None:
         return None
-    major, minor = done.stdout.split()
+    major, minor = answer.split()
     return int(major), int(minor)
 
 
@@ -154,13 +156,7 @@ def test_too_old_target_is_named(version: tuple[int, int]) -> None:
     python = INTERPRETERS[version]
     with pytest.raises(EnvironmentProbeError) as info:
         probe(python)
-    full = subprocess.run(
-        [python, "-c", "import platform; print(platform.python_version())"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout.strip()
+    full = _ask(python, "import platform; print(platform.python_version())")
     assert f"is CPython {full}; sysnative needs Python 3.9 or newer" in info.value.message
     assert info.value.hint
     assert "3.9 or newer" in info.value.hint
