@@ -183,7 +183,7 @@ def wheel(name: str, version: str) -> IndexFile:
         canonicalize_name(name),
         Version(version),
         filename,
-        f"http://index/{filename}",
+        f"http://127.0.0.1:1/{filename}",
         FileKind.WHEEL,
     )
 
