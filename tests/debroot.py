@@ -66,7 +66,7 @@ PROJECT_FILES = ("pyproject.toml", "README.md", "src")
 
 #: Inside the root: the home and working directory of its commands, sysnative's source and
 #: the venv it is installed in.
-HOME = "/home/e2e"
+HOME = "/srv/e2e"
 SOURCE_DIR = "/opt/sysnative-src"
 TOOL_VENV = "/opt/sysnative"
 SYSNATIVE = f"{TOOL_VENV}/bin/sysnative"

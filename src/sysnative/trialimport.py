@@ -28,7 +28,14 @@ from sysnative.runner import run
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ImportFailure", "check", "describe_failures", "top_level_modules"]
+__all__ = [
+    "ImportFailure",
+    "NativeWheel",
+    "check",
+    "describe_failures",
+    "judge",
+    "top_level_modules",
+]
 
 #: Top-level names a wheel may ship that are not meant to be imported on their own.
 _NOT_MODULES = frozenset({"test", "tests", "testing", "benchmarks", "docs", "examples"})
