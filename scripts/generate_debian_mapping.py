@@ -77,8 +77,10 @@ class Draft:
     source: str
     version_rule: str | None = None
     dist_names: list[str] | None = None
-    #: The wrong version the package's metadata registers (kiwisolver: ``0.0.0``).
+    #: The version the package's metadata registers (regex: ``2022.10.31``; kiwisolver:
+    #: the placeholder ``0.0.0``), and the package version it was read from.
     registers_version: str | None = None
+    registers_for: str | None = None
     alias_of: str | None = None
     primary_for: list[str] | None = None
     note: str | None = None
@@ -188,9 +190,10 @@ def load_curated(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
             isinstance(s, str) and PACKAGE_RE.fullmatch(s) for s in specs
         ):
             raise GenerationError(f"{path}: {name!r}: 'specs' must list valid package names")
-        registers = item.get("registers_version")
-        if registers is not None and not isinstance(registers, str):
-            raise GenerationError(f"{path}: {name!r}: 'registers_version' must be a string")
+        for key in ("registers_version", "registers_for"):
+            value = item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise GenerationError(f"{path}: {name!r}: {key!r} must be a string")
     for item in primary:
         if not all(isinstance(item.get(k), str) for k in ("package", "project", "note")):
             raise GenerationError(f"{path}: each 'primary' item needs package, project and note")
@@ -232,6 +235,7 @@ def apply_curated(
             version_rule=item.get("version_rule"),
             dist_names=item.get("dist_names"),
             registers_version=item.get("registers_version"),
+            registers_for=item.get("registers_for"),
             alias_of=item.get("alias_of"),
             primary_for=item.get("primary_for"),
             note=item["note"],
@@ -285,6 +289,7 @@ def render_entry(draft: Draft) -> dict[str, Any]:
         ("version_rule", draft.version_rule),
         ("dist_names", draft.dist_names),
         ("registers_version", draft.registers_version),
+        ("registers_for", draft.registers_for),
         ("alias_of", draft.alias_of),
         ("note", draft.note),
     ):

@@ -28,10 +28,13 @@ sysnative-specific data lives, as PEP 804 allows, in each entry's ``extra_metada
     differ from the project name; ``[]`` when it registers none (opencv on Debian).
 ``version_rule``
     dh-python's upstream-to-Debian version translation (``PEP386``, ``s/^/1:/``).
-``registers_version``
-    the version the package's registered metadata claims when it is wrong (kiwisolver on
-    Debian 12 registers ``0.0.0``); the package manager's version is the truth, and
-    :mod:`sysnative.markerdist` writes a marker so that pip sees it too.
+``registers_version``, ``registers_for``
+    the version the package's registered metadata claims (regex on Debian 12 registers
+    ``2022.10.31`` for the package version ``0.1.20221031-1``; kiwisolver registers
+    ``0.0.0``), and optionally the package version it was read from (the fact then applies to
+    that upstream release only). :mod:`sysnative.sysversion` decides which version is the
+    truth: a registered version older than the package's is a placeholder, and
+    :mod:`sysnative.markerdist` writes a marker so that pip sees the package's version.
 ``alias_of``
     this project is another name for the canonical project given here (``psycopg2-binary``
     -> ``psycopg2``); an alias never claims the reverse direction.
@@ -134,12 +137,16 @@ class MappingEntry:
     origin: str
     #: Packages whose reverse lookup names this project (see the module docstring).
     primary_for: tuple[str, ...] = ()
-    #: The (wrong) version the package's metadata registers, when the mapping knows one.
+    #: The version the package's metadata registers, when the mapping knows it
+    #: (:mod:`sysnative.sysversion` decides whether it is the truth or a placeholder).
     registers_version: str | None = None
     #: A layer said: never take this project from the system (``route: "pypi"``).
     pypi_only: bool = False
     #: The layer the entry came from (:data:`LAYERS`), ``rule`` for ``default_specs``.
     layer: str = "built-in"
+    #: The package manager's version that ``registers_version`` was read from (``None``:
+    #: any version).
+    registers_for: str | None = None
 
     @property
     def preferred(self) -> str | None:
@@ -646,6 +653,13 @@ class _Parser:
         registers_version = self.optional_str(
             where, "registers_version", extra.get("registers_version")
         )
+        registers_for = self.optional_str(where, "registers_for", extra.get("registers_for"))
+        if registers_for is not None and registers_version is None:
+            self.fail(
+                where,
+                "'registers_for' says which version 'registers_version' was read "
+                "from, and needs it.",
+            )
         note = self.optional_str(where, "note", extra.get("note"))
         route = self.optional_str(where, "route", extra.get("route"))
         if route not in (None, "pypi"):
@@ -683,6 +697,7 @@ class _Parser:
             origin=self.origin,
             primary_for=primary_for,
             registers_version=registers_version,
+            registers_for=registers_for,
             pypi_only=route == "pypi",
             layer=self.layer,
         )

@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from sysnative.environment import InstalledDistribution, TargetEnvironment
 from sysnative.errors import MarkerError
 from sysnative.mapping import MappingEntry, MappingTable
 from sysnative.models import PlannedPackage, Route
+from sysnative.sysversion import is_placeholder
 
 __all__ = [
     "INSTALLER",
@@ -52,6 +53,8 @@ __all__ = [
 INSTALLER = "sysnative"
 
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")
+#: ``INSTALLER`` values of Python installers: their copies are not the system's.
+_PYTHON_INSTALLERS = frozenset({"pip", "uv", "pdm", "poetry", "installer"})
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,8 @@ def markers_needed(
     ``target_after`` is the target probed after the system step. A project needs a marker
     when the target does not see a distribution of its name at the planned version *and*
     the mapping says why: the package registers no metadata, or another name that the target
-    does see (``dist_names``), or a wrong version that the target does see
-    (``registers_version``); or an earlier sysnative marker is out of date. When
+    does see (``dist_names``); or the package registers a placeholder version (the rule of
+    :mod:`sysnative.sysversion`); or an earlier sysnative marker is out of date. When
     the mapping explains nothing, no marker is written: a gap it cannot explain (a failed
     install, a different copy installed by pip) must stay visible, not be papered over.
     """
@@ -108,7 +111,7 @@ def markers_needed(
         if seen is not None and seen.version == row.version:
             continue
         package = row.package or "?"
-        reason = _reason(mapping.lookup(row.name), seen, package, target_after)
+        reason = _reason(mapping.lookup(row.name), seen, row.version, package, target_after)
         if reason is not None:
             found[row.name] = MarkerDist(
                 row.name, row.version, package, row.provider or "system", reason
@@ -119,11 +122,21 @@ def markers_needed(
 def _reason(
     entry: MappingEntry | None,
     seen: InstalledDistribution | None,
+    planned: Version,
     package: str,
     target: TargetEnvironment,
 ) -> str | None:
     if seen is not None and seen.installer == INSTALLER:
         return f"an earlier sysnative marker records version {seen.version}"
+    if (
+        seen is not None
+        and seen.version is not None
+        and seen.installer.strip().lower() not in _PYTHON_INSTALLERS
+        and is_placeholder(seen.version, planned)
+    ):
+        # sysversion's rule: the plan took the package's own version for this reason. (A
+        # copy that a Python installer put there is no placeholder: it stays visible.)
+        return f"{package} registers version {seen.version}"
     if entry is None:
         return None
     if seen is None:
@@ -133,17 +146,7 @@ def _reason(
         # the package is not there, and a marker would say it is).
         other = [n for n in entry.dist_names or () if canonicalize_name(n) in target.installed]
         return f"{package} registers it as {', '.join(other)}" if other else None
-    wrong = entry.registers_version
-    if wrong is not None and seen.version is not None and seen.version == _version(wrong):
-        return f"{package} registers version {wrong}"
     return None
-
-
-def _version(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 def marker_location(target: TargetEnvironment, site_dirs: Sequence[str]) -> str:

@@ -58,6 +58,7 @@ from sysnative.route import (
     fallback,
     system_conflict_hint,
 )
+from sysnative.sysversion import registered_by_data, system_version
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def build_plan(
     policy: RoutePolicy,
 ) -> Plan:
     state = _State()
-    installed_system = _installed_system(target, provider, mapping)
+    installed_system = _installed_system(state, target, provider, mapping)
     fixed = _fixed_projects(state, target, provider, mapping, installed_system)
     for number in range(1, MAX_PASSES + 1):
         logger.debug("resolution pass %d with %d fixed projects", number, len(fixed))
@@ -185,25 +186,58 @@ def _with_policy_hint(exc: ResolutionConflict, policy: RoutePolicy) -> Resolutio
 
 
 def _installed_system(
-    target: TargetEnvironment, provider: SystemQuery, mapping: MappingTable
+    state: _State, target: TargetEnvironment, provider: SystemQuery, mapping: MappingTable
 ) -> dict[NormalizedName, SystemProvision]:
-    """Distributions the target sees in the provider's site dirs: already there, fixed."""
+    """Distributions the target sees in the provider's site dirs: already there, fixed.
+
+    Their packages are asked about in one query: the version to plan with is decided by
+    sysversion's rule from the package's version and the registered one, so that the plan
+    is the same whether a package is installed yet or not (kiwisolver registers 0.0.0).
+    """
     site_dirs = {os.path.normpath(d) for d in provider.site_dirs()}
-    out = {}
+    found = {}
     for name, dist in target.installed.items():
         if dist.version is None or os.path.normpath(dist.location) not in site_dirs:
             continue
         entry = mapping.lookup(name)
+        found[name] = (dist.version, entry.packages[0] if entry and entry.packages else "")
+    packages = sorted({package for _, package in found.values() if package})
+    if packages:
+        _remember(state, provider.query(packages))
+    out = {}
+    for name, (registered, package) in found.items():
+        info = state.packages.get(package) if package else None
+        distro_version = info.installed if info is not None else None
+        if distro_version is not None:
+            version = _planned_version(name, distro_version, provider, mapping, registered)
+            package = info.name if info is not None else package
+        else:
+            version, distro_version = registered, ""
         out[name] = SystemProvision(
             project=name,
-            version=dist.version,
+            version=version or registered,
             provider=provider.name,
-            package=entry.packages[0] if entry and entry.packages else "",
-            distro_version="",
+            package=package,
+            distro_version=distro_version,
             installed=True,
             requested=False,
         )
     return out
+
+
+def _planned_version(
+    project: NormalizedName,
+    distro_version: str,
+    provider: SystemQuery,
+    mapping: MappingTable,
+    registered: Version | None = None,
+) -> Version | None:
+    """The version of ``project`` at the provider's ``distro_version`` that pip will see
+    (sysversion's rule); ``registered``: what the installed package registers, when it is
+    installed at that version (else the mapping's data says, when it knows)."""
+    if registered is None:
+        registered = registered_by_data(mapping.lookup(project), distro_version, provider.to_pep440)
+    return system_version(provider.to_pep440(distro_version), registered)
 
 
 def _route_new(
@@ -350,12 +384,14 @@ def _fixed_projects(
         fixed[name] = FixedProject(
             provision,
             replaceable=name not in state.pinned_to_system,
-            upgrade=_upgrade(name, info, state, provider),
+            upgrade=_upgrade(name, info, state, provider, mapping),
         )
     for item in state.closure:
         project = _project_of(item, mapping)
-        version = provider.to_pep440(item.version)
-        if project is None or version is None or project in state.wheel_fallback:
+        if project is None or project in state.wheel_fallback:
+            continue
+        version = _planned_version(project, item.version, provider, mapping)
+        if version is None:
             continue
         provision = SystemProvision(
             project,
@@ -375,7 +411,7 @@ def _fixed_projects(
         if project in fixed and fixed[project].provision.package == package:
             fixed[project] = replace(fixed[project], replaceable=False)
             continue
-        version = provider.to_pep440(distro_version)
+        version = _planned_version(project, distro_version, provider, mapping)
         assert version is not None
         fixed[project] = FixedProject(
             SystemProvision(
@@ -386,7 +422,7 @@ def _fixed_projects(
                 distro_version,
                 installed=info.installed is not None,
             ),
-            upgrade=_upgrade(project, info, state, provider),
+            upgrade=_upgrade(project, info, state, provider, mapping),
         )
     # Requirements between system-provided projects, from the installed metadata: a
     # replacement from the index must still satisfy the system packages that use it.
@@ -403,6 +439,7 @@ def _upgrade(
     info: SystemPackage | None,
     state: _State,
     provider: SystemQuery,
+    mapping: MappingTable,
 ) -> SystemProvision | None:
     """The provider's newer version of an installed package, as an alternative to offer.
 
@@ -418,9 +455,12 @@ def _upgrade(
     new = provider.to_pep440(info.candidate)
     if old is None or new is None or new <= old:
         return None
+    version = _planned_version(project, info.candidate, provider, mapping)
+    if version is None:
+        return None
     return SystemProvision(
         project,
-        new,
+        version,
         provider.name,
         info.name,
         info.candidate,
@@ -517,8 +557,10 @@ def _make_plan(
         project = asked.get(item.name)
         if project is None and item.name in state.upgrades:
             project = _project_of(item, mapping)
-        version = provider.to_pep440(item.version)
-        if project is None or project in seen or item.name in packages_shown or version is None:
+        if project is None or project in seen or item.name in packages_shown:
+            continue
+        version = _planned_version(project, item.version, provider, mapping)
+        if version is None:
             continue
         seen.add(project)
         packages_shown.add(item.name)
@@ -526,7 +568,7 @@ def _make_plan(
     for project, item in closure_projects.items():
         if project is None or project in seen or item.name in packages_shown:
             continue
-        version = provider.to_pep440(item.version)
+        version = _planned_version(project, item.version, provider, mapping)
         if version is None:
             continue
         rows.append(

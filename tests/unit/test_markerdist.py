@@ -193,7 +193,9 @@ def test_markers_follow_the_mapping_data_for_any_project() -> None:
     ]
     after = target({"renamed-internal": ("2.0", ""), "badver": ("0.0.0.dev0", "")})
     assert sorted(needed(rows, tiny, after)) == ["badver", "nometa", "renamed"]
-    # The same targets with the facts removed from the mapping: no markers at all.
+    # The same targets with the facts removed from the mapping: no marker for a name the
+    # mapping cannot explain; a registered version older than the package's is a
+    # placeholder by sysversion's rule, with or without data (the plan used that rule).
     bare = loads(
         '{"name": "debian", "mappings": ['
         + ",".join(
@@ -203,7 +205,15 @@ def test_markers_follow_the_mapping_data_for_any_project() -> None:
         + "]}",
         origin="bare.mapping.json",
     )
-    assert markers_needed(rows, bare, after) == ()
+    assert [m.name for m in markers_needed(rows, bare, after)] == ["badver"]
+
+
+def test_a_newer_registered_version_or_a_pip_copy_gets_no_marker() -> None:
+    """regex registers 2022.10.31 for Debian's 0.1.20221031: the registered one is the truth
+    (the plan used it), and an older copy a Python installer put there stays visible."""
+    rows = [row("regex", "0.1.20221031", "python3-regex"), row("badver", "3.0", "python3-badver")]
+    after = target({"regex": ("2022.10.31", ""), "badver": ("0.0.0.dev0", "pip")})
+    assert markers_needed(rows, loads(TINY, origin="tiny.mapping.json"), after) == ()
 
 
 # --------------------------------------------------------------------------------------------
