@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -113,6 +114,12 @@ def build_plan(
                 unavailable=state.unavailable,
             )
         except ResolutionConflict as exc:
+            if _route_sdist_only(exc, state, provider, mapping, policy):
+                # A release the index has only as an sdist, which the system packages: the
+                # system provides it (Flask-Mail==0.9.1 and python3-flask-mail 0.9.1).
+                _simulate(state, provider)
+                fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+                continue
             # The wheel fallback only helps where the index has a wheel that satisfies.
             system_conflicts = [
                 c for c in exc.conflicts if c.system is not None and c.wheel_available is not False
@@ -171,6 +178,66 @@ def _drop_stale(resolution: Resolution, state: _State) -> bool:
         del state.wanted[project]
         state.reasons.pop(project, None)
     return bool(stale)
+
+
+def _route_sdist_only(
+    exc: ResolutionConflict,
+    state: _State,
+    provider: SystemQuery,
+    mapping: MappingTable,
+    policy: RoutePolicy,
+) -> bool:
+    """Route to the system each project whose required releases the index has only as
+    sdists, when the mapping names its package and the system's version satisfies.
+
+    sysnative builds nothing, but the distro has built it: an old pin of a project that
+    publishes wheels today (``Flask-Mail==0.9.1``) is the system's package. Returns whether
+    any project was routed (the caller resolves again).
+    """
+    found: dict[NormalizedName, tuple[str, SpecifierSet, tuple[str, ...]]] = {}
+    for conflict in exc.conflicts:
+        name = conflict.project
+        sdists = [str(v) for v, why in conflict.excluded if "only an sdist" in why]
+        if (
+            not sdists
+            or conflict.system is not None
+            or conflict.unavailable is not None
+            or name in state.wanted
+            or name in policy.force_pypi
+            or _pypi_only(name, mapping)
+        ):
+            continue
+        entry = mapping.lookup(name)
+        if entry is None or not entry.packages:
+            continue
+        specifier = SpecifierSet()
+        for req in conflict.requirements:
+            specifier &= req.specifier
+        parents = tuple(r.parent for r in conflict.requirements)
+        found[name] = (entry.packages[0], specifier, parents)
+    if not found:
+        return False
+    answers = provider.query(sorted({package for package, _, _ in found.values()}))
+    _remember(state, answers)
+    routed = False
+    for name, (package, specifier, parents) in found.items():
+        info = answers.get(package)
+        distro_version = (info.installed or info.candidate) if info is not None else None
+        if info is None or distro_version is None:
+            continue
+        version = _planned_version(name, distro_version, provider, mapping)
+        if version is None or not specifier.contains(version, prereleases=True):
+            logger.debug("%s: the system's %s does not satisfy %s", name, version, specifier)
+            continue
+        state.wanted[name] = info.name
+        state.reasons[name] = (
+            f"the index has {name} {version} only as an sdist; the system has it built"
+        )
+        state.wanted_by[name] = {
+            canonicalize_name(p.split(" ", 1)[0].partition("[")[0]) for p in parents
+        }
+        routed = True
+    return routed
 
 
 def _with_policy_hint(exc: ResolutionConflict, policy: RoutePolicy) -> ResolutionConflict:
