@@ -46,6 +46,7 @@ from sysnative.requirements import RequirementSet
 from sysnative.resolve import (
     Candidate,
     FixedProject,
+    Req,
     Resolution,
     ResolutionConflict,
     Unavailable,
@@ -128,7 +129,7 @@ def build_plan(
                 raise _with_policy_hint(exc, policy) from None
             for conflict in system_conflicts:
                 assert conflict.system is not None
-                why = f"the system's version {conflict.system.version} conflicts"
+                why = _conflict_reason(conflict.system.version, conflict.requirements)
                 state.wheel_fallback[conflict.project] = why
                 state.wanted.pop(conflict.project, None)
                 state.upgrades.discard(conflict.system.package)
@@ -180,6 +181,17 @@ def _drop_stale(resolution: Resolution, state: _State) -> bool:
     return bool(stale)
 
 
+def _conflict_reason(system: Version, requirements: tuple[Req, ...]) -> str:
+    """``the system's 9.4.0 is outside pillow>=10.1, required by scikit-image 0.25.0``."""
+    refusing = [r for r in requirements if not r.specifier.contains(system, prereleases=True)]
+    if not refusing:
+        return f"the system's version {system} conflicts"
+    shown = "; ".join(
+        f"{r.text or r.name + str(r.specifier)}, required by {r.parent}" for r in refusing[:2]
+    )
+    return f"the system's {system} is outside {shown}"
+
+
 def _route_sdist_only(
     exc: ResolutionConflict,
     state: _State,
@@ -200,6 +212,7 @@ def _route_sdist_only(
         sdists = [str(v) for v, why in conflict.excluded if "only an sdist" in why]
         if (
             not sdists
+            or conflict.wheel_available is not False  # a wheel in range: not this case
             or conflict.system is not None
             or conflict.unavailable is not None
             or name in state.wanted
@@ -657,6 +670,7 @@ def _make_plan(
         if system_native
         else f"{name} takes the index's platform wheel ({why})"
         for name, why in state.wheel_fallback.items()
+        if name in resolution.candidates  # not one an earlier pass needed and this one drops
     ) + tuple(
         _unknown_extras_note(resolution.candidates[name], extras)
         for name, extras in sorted(resolution.unknown_extras.items())

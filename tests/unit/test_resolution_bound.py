@@ -22,14 +22,16 @@ def _req(text: str) -> UserRequirement:
 
 def _backtracking_index(releases: int) -> MemoryIndex:
     """``app`` has ``releases`` releases that all need ``lib>=2``, and an old one that does
-    not; ``lib`` has only 1.0: every new ``app`` is rejected because of lib."""
+    not; ``lib`` has 1.0 and 2.0, and the requests ask for ``lib<2``: every new ``app`` is
+    rejected because of lib, which only the search can find out (the index alone would
+    offer lib 2.0)."""
     apps = {f"1.{n}": {"requires": ["lib>=2"]} for n in range(1, releases + 1)}
     apps["0.1"] = {}
-    return MemoryIndex({"app": apps, "lib": {"1.0": {}}})
+    return MemoryIndex({"app": apps, "lib": {"1.0": {}, "2.0": {}}})
 
 
 def test_a_search_that_finishes_within_its_bound_is_unaffected() -> None:
-    resolution = resolve([_req("app"), _req("lib")], [], index=_backtracking_index(30),
+    resolution = resolve([_req("app"), _req("lib<2")], [], index=_backtracking_index(30),
                          target=target("3.11.2"))  # fmt: skip
     assert str(resolution.candidates[canonicalize_name("app")].version) == "0.1"
 
@@ -49,7 +51,7 @@ def test_past_its_bound_the_search_stops_and_names_what_it_rejected() -> None:
     lines: list[str] = []
     with pytest.raises(ResolutionError) as info:
         resolve(
-            [_req("lib"), _req("app")],
+            [_req("lib<2"), _req("app")],
             [],
             index=_backtracking_index(30),
             target=target("3.11.2"),

@@ -51,7 +51,9 @@ class Candidate:
     name: NormalizedName
     version: Version
     extras: frozenset[NormalizedName] = frozenset()
-    #: Compatible files of this version, most preferred first (wheels by tag priority, sdist last).
+    #: Usable files of this version, most preferred first: wheels by tag priority, then (only
+    #: with ``--allow-build``) the sdist. Empty for a release of a project that publishes no
+    #: wheel, when building is not allowed (native: the system provides it).
     files: tuple[IndexFile, ...] = ()
     #: Set when the system provides this project at this version (a fixed candidate).
     system: SystemProvision | None = None

@@ -1,19 +1,21 @@
 """The resolvelib provider: the only door between the resolver and the index.
 
-Candidates come from the index client (binary-only: a version is a candidate when it has a
-wheel for the target, or, for a project that publishes no wheel at all, an sdist, which marks
-the project as native) and from the system (``fixed`` projects: one candidate at the
-system's version, then the provider's upgrade of an installed package, optionally followed by
-index versions when a pure project may be replaced). Markers, extras and Requires-Python are
-evaluated for the target environment. Releases left out of the candidates (Requires-Python,
-yanked, no wheel for the target) are remembered, so a failed resolution can say why.
+Candidates come from the index client (binary-only by default: a version is a candidate when
+it has a wheel for the target, or, for a project that publishes no wheel at all, with no file,
+which marks the project as native; with ``--allow-build`` a version without a wheel is a
+candidate through its sdist, whose metadata is prepared by a build) and from the system
+(``fixed`` projects: one candidate at the system's version, then the provider's upgrade of an
+installed package, optionally followed by index versions when a pure project may be
+replaced). Markers, extras and Requires-Python are evaluated for the target environment.
+Releases left out of the candidates (Requires-Python, yanked, no wheel for the target) are
+remembered, so a failed resolution can say why.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +66,8 @@ class Releases:
     #: Candidate versions, newest first (see :func:`build_candidates`).
     candidates: tuple[Candidate, ...]
     #: Versions the index lists but that are not candidates, with why (newest first):
-    #: ``"requires Python >=3.10"``, ``"is yanked"``, ``"has no wheel for the target"``.
+    #: ``"requires Python >=3.10"``, ``"is yanked"``, ``"has no wheel for the target"``,
+    #: ``"has only an sdist, which sysnative builds only with --allow-build"``.
     excluded: tuple[tuple[Version, str], ...] = ()
 
 
@@ -77,7 +80,15 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
         fixed: Mapping[NormalizedName, FixedProject] | None = None,
         unavailable: Iterable[NormalizedName] = (),
+        allow_build: bool | None = None,
     ) -> None:
+        """``allow_build``: versions without a wheel for the target become candidates through
+        their sdists (``--allow-build``). ``None`` asks the index client (its ``allow_build``
+        attribute; absent means no): the planning session's index carries the choice through
+        the resolver, as pip's package finder carries its format control."""
+        if allow_build is None:
+            allow_build = getattr(index, "allow_build", False) is True
+        self._allow_build = allow_build
         self._index = index
         self._target = target
         self._constraints = dict(constraints or {})
@@ -97,6 +108,10 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         self._applies: dict[tuple[int, frozenset[NormalizedName]], tuple[Requirement, bool]] = {}
         self._as_req: dict[int, tuple[Requirement, NormalizedName, frozenset[NormalizedName], str]]
         self._as_req = {}
+        #: Index candidates that can never be chosen (see :meth:`_dead_end`), and why.
+        self._dead: dict[tuple[NormalizedName, Version, frozenset[NormalizedName]], Req | None]
+        self._dead = {}
+        self._blocked: dict[NormalizedName, list[tuple[Candidate, Req]]] = {}
 
     # -- resolvelib interface -------------------------------------------------------------
 
@@ -172,7 +187,7 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         for cand in available:
             if cand.version in allowed and cand.version not in bad:
                 matches.append(Candidate(name, cand.version, extras, cand.files))
-        return _LookAhead(matches, self._index)
+        return _LookAhead(matches, self._index, self._dead_end)
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         if not requirement.specifier.contains(candidate.version, prereleases=True):
@@ -186,6 +201,12 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         return requirement.extras <= candidate.extras
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        deps = self._dependencies(candidate)
+        names = {d.name for d in deps if d.name != PYTHON}
+        self._index.prefetch_files(n for n in names if n not in self._fixed)
+        return deps
+
+    def _dependencies(self, candidate: Candidate) -> list[Req]:
         if candidate.name == PYTHON:
             return []
         parent = str(candidate)
@@ -218,11 +239,80 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
                     )
                 )
             deps.extend(self._requirements(metadata.requires_dist, candidate.extras, parent))
-        # An sdist-only candidate has no metadata without a build, which sysnative never
-        # runs: it is native, and the system's package brings its dependencies.
-        names = {d.name for d in deps if d.name != PYTHON}
-        self._index.prefetch_files(n for n in names if n not in self._fixed)
+        elif candidate.files and self._allow_build:
+            deps.extend(self._sdist_requirements(candidate, parent))
+        # Without --allow-build, a candidate without a wheel has no file and no metadata: it
+        # is native, and the system's package brings its dependencies.
         return deps
+
+    def _dead_end(self, candidate: Candidate) -> Req | None:
+        """The requirement that rules an index ``candidate`` out whatever else is chosen.
+
+        A project the system fixes (not replaceable) has one version, or the installed one
+        and the provider's upgrade; the target has one Python. A candidate that requires
+        another version of either can never be part of a solution, so it is never offered:
+        the resolver does not pin it, meet the conflict, and backtrack through unrelated
+        projects to try it again (uvicorn[standard] against Debian's httptools tried every
+        uvicorn release thousands of times). What was left out is remembered, so that a
+        failure names the system version that blocked (:meth:`blocked_by_system`).
+        """
+        if candidate.system is not None or not candidate.has_wheel:
+            return None
+        key = (candidate.name, candidate.version, candidate.extras)
+        if key in self._dead:
+            return self._dead[key]
+        deps = self._dependencies(candidate)
+        found = next((d for d in deps if self._never_met(d, system_only=True)), None)
+        if found is None:
+            # The pages of the dependencies are needed next anyway: fetch them together.
+            self._index.prefetch_files(d.name for d in deps if d.name not in self._fixed)
+            found = next((d for d in deps if self._never_met(d, system_only=False)), None)
+        self._dead[key] = found
+        if found is not None:
+            logger.debug("leaving out %s: %s", candidate, found.describe())
+            if found.name in self._fixed:
+                self._blocked.setdefault(candidate.name, []).append((candidate, found))
+        return found
+
+    def _never_met(self, dep: Req, *, system_only: bool) -> bool:
+        """Whether no choice can ever satisfy ``dep``: the target's Python or the system's
+        fixed version refuses it (``system_only``), or, beyond those, the project cannot be
+        had at all, or the index has no candidate in its range (a listing only shrinks as
+        the search adds requirements)."""
+        if dep.name == PYTHON:
+            return not dep.specifier.contains(self._python_version, prereleases=True)
+        fixed = self._fixed.get(dep.name)
+        if fixed is not None:
+            if fixed.replaceable:
+                return False
+            versions = [p.version for p in (fixed.provision, fixed.upgrade) if p is not None]
+            return not any(dep.specifier.contains(v, prereleases=True) for v in versions)
+        if system_only:
+            return False
+        if dep.name in self._unavailable:
+            return True
+        try:
+            available = self._index_candidates(dep.name)
+        except SysnativeError:
+            return False  # the resolver meets the same error and reports it
+        specifier = dep.specifier & self._constraints.get(dep.name, SpecifierSet())
+        return not any(specifier.contains(c.version, prereleases=True) for c in available)
+
+    def blocked_by_system(self) -> Mapping[NormalizedName, tuple[tuple[Candidate, Req], ...]]:
+        """Releases left out because they need another version of a project the system
+        fixes, by project, newest first, each with the requirement at fault."""
+        return {name: tuple(found) for name, found in self._blocked.items()}
+
+    def dead_ends(self, name: NormalizedName) -> tuple[tuple[Candidate, Req], ...]:
+        """Candidates of ``name`` that were never offered (see :meth:`_dead_end`), newest
+        first, each with the requirement that can never be met."""
+        found = [
+            (Candidate(n, version, extras), req)
+            for (n, version, extras), req in self._dead.items()
+            if n == name and req is not None
+        ]
+        found.sort(key=lambda item: item[0].version, reverse=True)
+        return tuple(found)
 
     # -- what a failed or finished resolution asks about -----------------------------------
 
@@ -263,6 +353,27 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         return frozenset(unknown & candidate.extras)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _sdist_requirements(self, candidate: Candidate, parent: str) -> list[Req]:
+        """Requires-Python and Requires-Dist of a release built from its sdist.
+
+        The index client prepares the metadata (pip runs the sdist's build backend, see
+        :mod:`sysnative.sdists`) and caches it by the sdist's hash.
+        """
+        sdist = next(f for f in candidate.files if f.kind is FileKind.SDIST)
+        metadata = self._index.get_metadata(sdist)
+        deps: list[Req] = []
+        if metadata.requires_python is not None and str(metadata.requires_python):
+            deps.append(
+                Req(
+                    PYTHON,
+                    metadata.requires_python,
+                    parent=parent,
+                    text=f"Requires-Python {metadata.requires_python}",
+                )
+            )
+        deps.extend(self._requirements(metadata.requires_dist, candidate.extras, parent))
+        return deps
 
     def _extra_requirements(self, candidate: Candidate, parent: str) -> list[Req]:
         """What the extras of a system-provided project add (``pandas[excel]`` -> openpyxl).
@@ -360,7 +471,11 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
         cached = self._versions_cache.get(name)
         if cached is None:
             cached = self._versions_cache[name] = list_releases(
-                name, self._index.get_files(name), self._tag_priority, self._python_version
+                name,
+                self._index.get_files(name),
+                self._tag_priority,
+                self._python_version,
+                allow_build=self._allow_build,
             )
         return cached
 
@@ -376,15 +491,24 @@ class _LookAhead:
     as the walk goes on (xarray against Debian's numpy walks 30 releases: 4 rounds, not 30).
     """
 
-    def __init__(self, matches: list[Candidate], index: IndexClient) -> None:
+    def __init__(
+        self,
+        matches: list[Candidate],
+        index: IndexClient,
+        dead_end: Callable[[Candidate], object] = lambda _: None,
+    ) -> None:
         self._matches = matches
         self._index = index
+        self._dead_end = dead_end
         self._fetched_to = 0  # metadata requested for matches[:_fetched_to]
 
     def __call__(self) -> Iterator[Candidate]:
         for position, candidate in enumerate(self._matches):
-            # 1 for the first candidate; then 8, 16, 32 ahead of the walk.
+            # 1 for the first candidate; then 8, 16, 32 ahead of the walk (candidates
+            # left out as dead ends count as walked: their metadata was needed too).
             self._fetch_ahead(position + min(8 << (position // 8), 32) if position else 1)
+            if self._dead_end(candidate) is not None:
+                continue
             yield candidate
 
     def _fetch_ahead(self, end: int) -> None:
@@ -413,23 +537,35 @@ def build_candidates(
     files: Iterable[IndexFile],
     tag_priority: Mapping[Tag, int],
     python_version: Version,
+    *,
+    allow_build: bool = False,
 ) -> tuple[Candidate, ...]:
-    """Group an index listing into candidate versions, newest first, binary-only.
+    """Group an index listing into candidate versions, newest first.
 
-    A version is a candidate when it has a wheel for the target. sdists count only for a
-    project that publishes no usable wheel in any version: such a project is native, and
-    building it is the system's job, not ours. Yanked files are left out (PEP 592): the
-    resolver never needs them to pin, and an ``==`` pin to a yanked release is refused
-    (:func:`list_releases` says why).
+    Binary-only by default: a version is a candidate when it has a wheel for the target,
+    and its files are those wheels, best tag first. A project that publishes no usable
+    wheel in any version still has its versions as candidates, without files: such a
+    project is native, and building it is the system's job. A version without a wheel of a
+    project that has wheels elsewhere is left out (:func:`list_releases` says why).
+
+    ``allow_build`` (``--allow-build``) follows pip: the newest acceptable version wins, with
+    its wheel when it has one for the target, else its sdist (to be built). A version's
+    sdist comes after its wheels in its files, and an older wheel is never preferred to a
+    newer sdist (pip's default, not ``--prefer-binary``).
+
+    Yanked files are left out (PEP 592): the resolver never needs them to pin, and an ``==``
+    pin to a yanked release is refused (:func:`list_releases` says why).
     """
-    return list_releases(name, files, tag_priority, python_version).candidates
+    return list_releases(
+        name, files, tag_priority, python_version, allow_build=allow_build
+    ).candidates
 
 
 #: Listings already computed, by project, file list, tag priorities and Python version.
 #: The resolver's passes, the prefetcher and the speculator all list the same pages, whose
 #: file tuples (the index's per-run memo) and tag priorities (one mapping per target) are
 #: shared objects: keyed by identity, holding the objects so that no id is reused.
-_releases_memo: dict[tuple[str, int, int, Version], tuple[object, object, Releases]] = {}
+_releases_memo: dict[tuple[str, int, int, Version, bool], tuple[object, object, Releases]] = {}
 _RELEASES_MEMO_LIMIT = 4096
 
 
@@ -438,15 +574,17 @@ def list_releases(
     files: Iterable[IndexFile],
     tag_priority: Mapping[Tag, int],
     python_version: Version,
+    *,
+    allow_build: bool = False,
 ) -> Releases:
     """:func:`build_candidates`, and the releases left out with why (memoized for tuples)."""
     if not isinstance(files, tuple):
-        return _list_releases(name, files, tag_priority, python_version)
-    key = (name, id(files), id(tag_priority), python_version)
+        return _list_releases(name, files, tag_priority, python_version, allow_build)
+    key = (name, id(files), id(tag_priority), python_version, allow_build)
     known = _releases_memo.get(key)
     if known is not None and known[0] is files and known[1] is tag_priority:
         return known[2]
-    releases = _list_releases(name, files, tag_priority, python_version)
+    releases = _list_releases(name, files, tag_priority, python_version, allow_build)
     if len(_releases_memo) >= _RELEASES_MEMO_LIMIT:
         _releases_memo.clear()
     _releases_memo[key] = (files, tag_priority, releases)
@@ -458,6 +596,7 @@ def _list_releases(
     files: Iterable[IndexFile],
     tag_priority: Mapping[Tag, int],
     python_version: Version,
+    allow_build: bool = False,
 ) -> Releases:
     """:func:`list_releases` itself.
 
@@ -503,9 +642,12 @@ def _list_releases(
     for version in sorted(by_version, reverse=True):
         group = by_version[version]
         wheels = [f for f in group if f.kind is FileKind.WHEEL]
-        if any_wheel and not wheels:
-            sdist_only.add(version)
-            continue
+        if not allow_build:
+            # An sdist is no usable file: only wheels stay.
+            if any_wheel and not wheels:
+                sdist_only.add(version)
+                continue
+            group = wheels
 
         def rank(f: IndexFile) -> tuple[int, int, str]:
             if f.kind is not FileKind.WHEEL:
@@ -531,7 +673,10 @@ def _why_left_out(dropped: Mapping[str, str], sdist_only: bool) -> str:
         reason = dropped["yanked"]
         return f"is yanked ({reason})" if reason else "is yanked"
     if "tags" not in dropped:
-        return "has only an sdist, which sysnative never builds"
+        return "has only an sdist, which sysnative builds only with --allow-build"
     if sdist_only:
-        return "has no wheel for the target, only an sdist, which sysnative never builds"
+        return (
+            "has no wheel for the target, only an sdist, which sysnative builds only with "
+            "--allow-build"
+        )
     return "has no wheel for the target"

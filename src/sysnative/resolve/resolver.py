@@ -283,6 +283,12 @@ def resolve(
         raise reporter.out_of_time(set(fixed or ())) from None
     except ResolutionImpossible as exc:
         causes: list[Req] = [info.requirement for info in exc.causes]
+        # A project whose releases were all left out as dead ends: what ruled out the
+        # newest one is the conflict to show (and, on a system version, to fall back on).
+        for name in dict.fromkeys(r.name for r in causes):
+            dead = provider.dead_ends(name)
+            if dead:
+                causes.append(dead[0][1])
         raise _impossible(causes, fixed or {}, unavailable or {}, target, provider) from None
     except ResolutionTooDeep as exc:
         raise ResolutionError(
