@@ -101,6 +101,8 @@ def build_plan(
     policy: RoutePolicy,
 ) -> Plan:
     state = _State()
+    #: System conflicts found so far when the policy is to explain them.
+    explained: list[ResolutionConflict] = []
     installed_system = _installed_system(state, target, provider, mapping)
     fixed = _fixed_projects(state, target, provider, mapping, installed_system)
     for number in range(1, MAX_PASSES + 1):
@@ -125,8 +127,12 @@ def build_plan(
             system_conflicts = [
                 c for c in exc.conflicts if c.system is not None and c.wheel_available is not False
             ]
-            if policy.conflict is not Fallback.WHEEL or not system_conflicts:
-                raise _with_policy_hint(exc, policy) from None
+            if not system_conflicts:
+                raise _explained(explained or [exc], policy) from None
+            if policy.conflict is not Fallback.WHEEL:
+                # Explained, not decided. Look further as the wheel fallback would, so that
+                # the error names every pin the system refuses, not only the first.
+                explained.append(exc)
             for conflict in system_conflicts:
                 assert conflict.system is not None
                 why = _conflict_reason(conflict.system.version, conflict.requirements)
@@ -144,8 +150,12 @@ def build_plan(
             continue
         changed = _route_new(resolution, state, provider, mapping, policy, fixed)
         if not changed:
+            if explained:
+                raise _explained(explained, policy)
             return _make_plan(resolution, state, provider, mapping, target, policy)
         fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+    if explained:
+        raise _explained(explained, policy)
     raise NativeConflict(
         f"The system and index sides did not settle after {MAX_PASSES} passes.",
         "Run again with -v and report the output; forcing routes with --system/--pypi may help.",
@@ -251,6 +261,25 @@ def _route_sdist_only(
         }
         routed = True
     return routed
+
+
+def _explained(errors: list[ResolutionConflict], policy: RoutePolicy) -> ResolutionConflict:
+    """One error for every system conflict found (``teaching_pinned_2024`` pins numpy,
+    scipy and pandas above the system's versions: all three are named at once)."""
+    first = _with_policy_hint(errors[0], policy)
+    if len(errors) == 1:
+        return first
+    projects = list(
+        dict.fromkeys(c.project for e in errors for c in e.conflicts if c.system is not None)
+    )
+    names = ", ".join(projects[:-1]) + f" and {projects[-1]}" if len(projects) > 1 else projects[0]
+    bodies = [line for e in errors for line in e.message.splitlines()[1:]]
+    head = f"The system's versions of {names} do not satisfy what is required:"
+    hint = first.hint or ""
+    if len(projects) > 1:
+        hint += f" The same holds for {', '.join(projects[1:])}."
+    conflicts = tuple(c for e in errors for c in e.conflicts)
+    return ResolutionConflict("\n".join([head, *bodies]), hint, conflicts)
 
 
 def _with_policy_hint(exc: ResolutionConflict, policy: RoutePolicy) -> ResolutionConflict:
