@@ -1,13 +1,23 @@
 """Time sysnative and pip on the same requirement sets, in one run, and print the ratio.
 
-    python benchmarks/bench.py [--runs N] [--cold] [SET.txt ...]
+    python benchmarks/bench.py [--runs N] [--cold] [--timeout S] [--corpus DIR] [SET.txt ...]
+
+Without sets on the command line, every corpus set runs: ``benchmarks/sets/*.txt`` and every
+``*.txt`` in the shared corpus directory (``../shared/corpus`` next to the repository, or
+``--corpus DIR``; skipped when absent). A set whose file name appears in both runs once, from
+the corpus.
 
 Both tools plan without installing: ``sysnative install --system-native --dry-run`` and
 ``pip install --dry-run --ignore-installed --report``, run by the same interpreter (the
 active one, which must have sysnative installed). Warm: each tool's cache is primed by one
 untimed run, then ``--runs`` timed runs. Cold: every timed run starts with an empty cache
-directory for both tools. Sets whose sysnative run fails (a real conflict between the
-system and a requirement) are reported as such, not timed.
+directory for both tools.
+
+Every set gets a row. A set whose sysnative run exits non-zero (a real conflict between the
+system and a requirement, say) shows how long sysnative took to explain it, its exit status
+and the first line of its error, next to pip's time. Every run is bounded by ``--timeout``
+seconds; a run that exceeds it is killed and reported as a timeout. The worst ratio is taken
+over the sets both tools planned.
 
 sysnative's modules are byte-compiled first, as installing its wheel does (pip compiles
 what it installs). An editable checkout run with ``PYTHONDONTWRITEBYTECODE`` would
@@ -19,15 +29,120 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+SETS_DIR = HERE / "sets"
+#: The corpus shared between checkouts: ``../shared/corpus`` next to the repository.
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+DEFAULT_TIMEOUT = 300.0
+
+Tool = Callable[[Path, str], tuple[list[str], dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One run of one tool: how long it took and how it ended."""
+
+    seconds: float
+    #: The exit status, or None when the run was killed at the time bound.
+    code: int | None
+    #: The first line of its error output that says what went wrong ("" on success).
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+# --- which sets ---------------------------------------------------------------------------
+
+
+def _txt_files(directory: Path | None) -> list[Path]:
+    if directory is None or not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob("*.txt") if p.is_file())
+
+
+def discover_sets(sets_dir: Path | None, corpus_dir: Path | None) -> list[Path]:
+    """Every ``*.txt`` in both directories, by stem; the corpus copy wins a shared stem."""
+    by_stem = {p.stem: p for p in _txt_files(sets_dir)}
+    by_stem.update({p.stem: p for p in _txt_files(corpus_dir)})
+    return [by_stem[stem] for stem in sorted(by_stem)]
+
+
+def add_set_arguments(parser: argparse.ArgumentParser) -> None:
+    """The set selection shared by the benchmark scripts: positional sets and ``--corpus``."""
+    parser.add_argument(
+        "sets", nargs="*", type=Path, help="requirement files (default: every corpus set)"
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="shared corpus directory (default: ../shared/corpus next to the repository)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds before a run is killed and reported (default: {DEFAULT_TIMEOUT:.0f})",
+    )
+
+
+def selected_sets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Path]:
+    """The sets named on the command line, or every corpus set."""
+    if args.sets:
+        return list(args.sets)
+    if args.corpus is not None and not args.corpus.is_dir():
+        parser.error(f"--corpus {args.corpus}: not a directory")
+    return discover_sets(SETS_DIR, args.corpus if args.corpus is not None else DEFAULT_CORPUS)
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def first_error_line(stderr: str) -> str:
+    """What went wrong, in one line: the ``error:`` line, a traceback's last line, or the first."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        return f"traceback: {lines[-1]}"
+    return next((line for line in lines if line.startswith("error:")), lines[0])
+
+
+def run_bounded(
+    argv: Sequence[str], extra_env: dict[str, str], timeout: float, *, stdout: int | None = None
+) -> Outcome:
+    """Run ``argv`` in its own process group; past ``timeout`` seconds, kill the whole group."""
+    env = {**os.environ, **extra_env}
+    start = time.perf_counter()
+    with subprocess.Popen(
+        argv,
+        env=env,
+        stdout=subprocess.DEVNULL if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return Outcome(time.perf_counter() - start, None, f"timed out after {timeout:.0f}s")
+    elapsed = time.perf_counter() - start
+    code = proc.returncode
+    return Outcome(elapsed, code, "" if code == 0 else first_error_line(stderr))
 
 
 def _sysnative(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
@@ -64,42 +179,65 @@ def _pip(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
     return argv, {}
 
 
-def _time(argv: list[str], extra_env: dict[str, str]) -> tuple[float, int]:
-    env = {**os.environ, **extra_env}
-    start = time.perf_counter()
-    proc = subprocess.run(
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
-    )
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-3:]
-        print(
-            f"    ({Path(argv[1]).name if argv[1] != '-m' else argv[2]} exited "
-            f"{proc.returncode}: {' / '.join(tail)})",
-            file=sys.stderr,
-        )
-    return elapsed, proc.returncode
+def _summarize(outcomes: Sequence[Outcome]) -> Outcome:
+    """The median time of the timed runs, and how the first unsuccessful one ended."""
+    failed = next((o for o in outcomes if not o.ok), None)
+    same = [o.seconds for o in outcomes if failed is None or o.code == failed.code]
+    ending = failed if failed is not None else outcomes[0]
+    return Outcome(statistics.median(same), ending.code, ending.error)
 
 
-def bench_set(req_file: Path, runs: int, cold: bool) -> tuple[float, float] | None:
-    medians = []
-    for tool in (_sysnative, _pip):
-        times = []
-        with tempfile.TemporaryDirectory(prefix="sysnative-bench-") as base:
-            if not cold:
-                argv, env = tool(req_file, base)
-                _, code = _time(argv, env)
-                if code != 0:
-                    return None
-            for _ in range(runs):
-                cache = tempfile.mkdtemp(dir=base) if cold else base
-                argv, env = tool(req_file, cache)
-                elapsed, code = _time(argv, env)
-                if code != 0:
-                    return None
-                times.append(elapsed)
-        medians.append(statistics.median(times))
-    return medians[0], medians[1]
+def bench_tool(tool: Tool, req_file: Path, runs: int, cold: bool, timeout: float) -> Outcome:
+    """Time one tool on one set; stop at the first timeout rather than wait it out again."""
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="sysnative-bench-") as base:
+        if not cold:
+            priming = run_bounded(*tool(req_file, base), timeout)
+            if priming.code is None:
+                return priming
+        for _ in range(runs):
+            cache = tempfile.mkdtemp(dir=base) if cold else base
+            outcome = run_bounded(*tool(req_file, cache), timeout)
+            if outcome.code is None:
+                return outcome
+            outcomes.append(outcome)
+    return _summarize(outcomes)
+
+
+def bench_set(req_file: Path, runs: int, cold: bool, timeout: float) -> tuple[Outcome, Outcome]:
+    """sysnative's and pip's outcome on one set."""
+    ours = bench_tool(_sysnative, req_file, runs, cold, timeout)
+    pips = bench_tool(_pip, req_file, runs, cold, timeout)
+    return ours, pips
+
+
+# --- showing ------------------------------------------------------------------------------
+
+
+def _cell(outcome: Outcome) -> str:
+    if outcome.code is None:
+        return "timeout"
+    if not outcome.ok:
+        return f"exit {outcome.code}"
+    return f"{outcome.seconds:.2f}s"
+
+
+def _note(name: str, outcome: Outcome) -> str:
+    if outcome.code is None:
+        return f"{name} {outcome.error}"
+    if outcome.error.startswith("traceback:"):
+        what = "crashed"
+    else:
+        what = "conflict explained" if name == "sysnative" else "failed"
+    return f"{name} {what} in {outcome.seconds:.2f}s (exit {outcome.code}): {outcome.error}"
+
+
+def format_row(stem: str, width: int, ours: Outcome, pips: Outcome) -> str:
+    """One set's row: both times and the ratio, or what happened instead."""
+    ratio = f"{ours.seconds / pips.seconds:6.2f}x" if ours.ok and pips.ok else "-"
+    row = f"{stem:{width}} {_cell(ours):>10} {_cell(pips):>10} {ratio:>7}"
+    notes = [_note(name, o) for name, o in (("sysnative", ours), ("pip", pips)) if not o.ok]
+    return "  ".join([row, *notes])
 
 
 def _byte_compile_sysnative() -> None:
@@ -114,28 +252,40 @@ def _byte_compile_sysnative() -> None:
     compileall.compile_dir(package_dir, quiet=1)
 
 
+def _set_width(sets: Iterable[Path]) -> int:
+    return max([24, *(len(p.stem) for p in sets)])
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return number
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sets", nargs="*", type=Path, help="requirement files (default: all)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per tool and set")
+    add_set_arguments(parser)
+    parser.add_argument("--runs", type=_positive, default=3, help="timed runs per tool and set")
     parser.add_argument("--cold", action="store_true", help="empty caches for every run")
     args = parser.parse_args(argv)
-    sets = args.sets or sorted((HERE / "sets").glob("*.txt"))
+    sets = selected_sets(parser, args)
     mode = "cold" if args.cold else "warm"
     _byte_compile_sysnative()
-    print(f"{mode} cache, median of {args.runs} runs")
-    print(f"{'set':24} {'sysnative':>10} {'pip':>10} {'ratio':>7}")
+    width = _set_width(sets)
+    print(f"{mode} cache, median of {args.runs} runs, {len(sets)} sets")
+    print(f"{'set':{width}} {'sysnative':>10} {'pip':>10} {'ratio':>7}", flush=True)
     ratios = []
     for req_file in sets:
-        result = bench_set(req_file, args.runs, args.cold)
-        if result is None:
-            print(f"{req_file.stem:24} {'failed (see above)':>29}")
-            continue
-        ours, pips = result
-        ratios.append(ours / pips)
-        print(f"{req_file.stem:24} {ours:9.2f}s {pips:9.2f}s {ours / pips:6.2f}x")
+        ours, pips = bench_set(req_file, args.runs, args.cold, args.timeout)
+        if ours.ok and pips.ok:
+            ratios.append(ours.seconds / pips.seconds)
+        print(format_row(req_file.stem, width, ours, pips), flush=True)
     if ratios:
-        print(f"{'worst ratio':24} {'':>10} {'':>10} {max(ratios):6.2f}x")
+        print(
+            f"{'worst ratio':{width}} {'':>10} {'':>10} {max(ratios):6.2f}x"
+            f"  over the {len(ratios)} of {len(sets)} sets both tools planned"
+        )
     return 0
 
 
