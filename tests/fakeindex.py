@@ -159,6 +159,139 @@ def build_sdist(dest_dir: str | Path, name: str, version: str) -> Path:
     return path
 
 
+#: The environment variable a test sets to a file path: the backend of
+#: :func:`build_backend_sdist` appends one line per hook it runs (``name version hook``).
+BACKEND_LOG = "SYSNATIVE_TEST_BACKEND_LOG"
+
+_BACKEND = """\
+\"\"\"A PEP 517 build backend in the standard library alone (sysnative's tests).\"\"\"
+import base64
+import hashlib
+import os
+import zipfile
+{imports}
+NAME = {name!r}
+VERSION = {version!r}
+STEM = {stem!r}
+TAG = {tag!r}
+FAIL = {fail!r}
+FAIL_BUILD = {fail_build!r}
+METADATA = {metadata!r}
+DIST_INFO = STEM + "-" + VERSION + ".dist-info"
+WHEEL = (
+    "Wheel-Version: 1.0\\nGenerator: sysnative-test-backend\\nRoot-Is-Purelib: true\\n"
+    "Tag: " + TAG + "\\n"
+)
+
+
+def _log(hook):
+    path = os.environ.get({log!r})
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(NAME + " " + VERSION + " " + hook + "\\n")
+    if FAIL or (FAIL_BUILD and hook == "build_wheel"):
+        raise RuntimeError("the test backend fails on purpose in " + hook)
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    _log("prepare_metadata_for_build_wheel")
+    target = os.path.join(metadata_directory, DIST_INFO)
+    os.makedirs(target)
+    for member, text in (("METADATA", METADATA), ("WHEEL", WHEEL)):
+        with open(os.path.join(target, member), "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return DIST_INFO
+
+
+def _hash(data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode("ascii")
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _log("build_wheel")
+    contents = {{
+        STEM + "/__init__.py": ('__version__ = "' + VERSION + '"\\n').encode(),
+        DIST_INFO + "/METADATA": METADATA.encode(),
+        DIST_INFO + "/WHEEL": WHEEL.encode(),
+    }}
+    record = [m + "," + _hash(d) + "," + str(len(d)) for m, d in contents.items()]
+    record.append(DIST_INFO + "/RECORD,,")
+    contents[DIST_INFO + "/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    filename = STEM + "-" + VERSION + "-" + TAG + ".whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as archive:
+        for member, data in contents.items():
+            info = zipfile.ZipInfo(member, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return filename
+"""
+
+
+def build_backend_sdist(
+    dest_dir: str | Path,
+    name: str,
+    version: str,
+    *,
+    requires_dist: Iterable[str] = (),
+    requires_python: str | None = None,
+    build_requires: Sequence[str] = (),
+    fail: bool = False,
+    fail_build: bool = False,
+) -> Path:
+    """An sdist whose build needs no network and no setuptools: its PEP 517 backend is in the
+    sdist itself (``backend-path``) and uses the standard library only.
+
+    It builds the pure wheel ``<name>/__init__.py`` (``__version__`` set) with the given
+    metadata. ``build_requires`` go to ``[build-system] requires`` and are imported by the
+    backend (by their names), so the build only works when pip installed them into its build
+    environment, from the index it was given. Each hook the backend runs is appended to the
+    file named by the environment variable :data:`BACKEND_LOG`; with ``fail`` every hook
+    raises, with ``fail_build`` only ``build_wheel`` (the metadata is prepared).
+    """
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    stem = _escape(name)
+    root = f"{stem}-{version}"
+    metadata = metadata_text(
+        name, version, requires_dist=requires_dist, requires_python=requires_python
+    )
+    backend = _BACKEND.format(
+        imports="".join(f"import {_escape(r)}\n" for r in build_requires),
+        name=name,
+        version=version,
+        stem=stem,
+        tag="py3-none-any",
+        fail=fail,
+        fail_build=fail_build,
+        metadata=metadata,
+        log=BACKEND_LOG,
+    )
+    requires = ", ".join(f'"{r}"' for r in build_requires)
+    members = {
+        f"{root}/PKG-INFO": metadata,
+        f"{root}/pyproject.toml": (
+            f"[build-system]\nrequires = [{requires}]\n"
+            'build-backend = "sysnative_test_backend"\nbackend-path = ["_backend"]\n'
+        ),
+        f"{root}/_backend/sysnative_test_backend.py": backend,
+        f"{root}/{stem}/__init__.py": f'__version__ = "{version}"\n',
+    }
+    path = dest / f"{root}.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for member, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            info.mtime = 1577836800
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
 @dataclass
 class _Entry:
     """One file the index serves."""
@@ -325,6 +458,12 @@ class FakeIndex:
         if self._wheel_dir is None:
             raise RuntimeError("FakeIndex.start(work_dir) was not used; call add() instead")
         return self.add(build_sdist(self._wheel_dir, name, version))
+
+    def add_buildable_sdist(self, name: str, version: str, **options: Any) -> Path:
+        """Serve an sdist that pip can build offline (see :func:`build_backend_sdist`)."""
+        if self._wheel_dir is None:
+            raise RuntimeError("FakeIndex.start(work_dir) was not used; call add() instead")
+        return self.add(build_backend_sdist(self._wheel_dir, name, version, **options))
 
     # -- faults --------------------------------------------------------------------------
 

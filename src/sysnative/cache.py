@@ -38,8 +38,8 @@ STALE_AFTER = 30 * 24 * 3600.0
 KINDS = {
     "pages": "index pages (asked again after 10 minutes)",
     "parsed-pages": "the same pages, parsed",
-    "metadata": "wheels' core metadata, by file hash",
-    "wheels": "downloaded wheels, by sha256",
+    "metadata": "core metadata of wheels (and sdists, prepared by --allow-build), by file hash",
+    "wheels": "downloaded wheels (and sdists), by sha256",
     "apt": "apt's binary cache (when the system keeps none) and simulations",
     "probe": "what each target interpreter said about itself",
     "pip-default": "the installed pip's default index URL",

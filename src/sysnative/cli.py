@@ -26,8 +26,10 @@ from sysnative.errors import SysnativeError
 
 if TYPE_CHECKING:
     from sysnative import execute
+    from sysnative.config import Config
     from sysnative.environment import TargetEnvironment
     from sysnative.models import Plan
+    from sysnative.planning import PlanRequest, SystemSide
     from sysnative.providers.base import SystemQuery
 
 logger = logging.getLogger("sysnative")
@@ -202,12 +204,88 @@ def _print_error(exc: SysnativeError, verbose: int) -> None:
         print(f"hint: {exc.hint}", file=sys.stderr)
 
 
+#: How many times a trial import that fails sends the plan back for older releases.
+TRIAL_RETRIES = 3
+
+
 def _install(args: argparse.Namespace, verbose: int) -> int:
-    from sysnative import report
-    from sysnative.planning import planning_session
+    """Plan and install; when the trial import refuses a platform wheel, plan again with
+    the release lines before it (:func:`older_than`), at most :data:`TRIAL_RETRIES` times.
+    The system step of the first attempt is done by then: the next plans see it installed,
+    and only the index side changes. When no older release fits, the trial import's own
+    error stands."""
+    import dataclasses
+
+    from packaging.requirements import Requirement
+
+    from sysnative.errors import TrialImportError
+    from sysnative.requirements import UserRequirement
+    from sysnative.trialimport import ImportFailure
 
     config = effective_config(args)
     request, system = start_planning(args, config)
+    asked = request.requirements
+    excluded: list[UserRequirement] = []
+    last: TrialImportError | None = None
+    for attempt in range(TRIAL_RETRIES + 1):
+        constraints = (*asked.constraints, *excluded)
+        request = dataclasses.replace(
+            request, requirements=dataclasses.replace(asked, constraints=constraints)
+        )
+        try:
+            return _install_once(args, verbose, config, request, system)
+        except TrialImportError as exc:
+            last = exc
+        except SysnativeError:
+            if last is None:
+                raise
+            raise last from None  # no older release fits: the first refusal says why
+        tried = sorted(
+            {(f.project, f.version) for f in last.failures if isinstance(f, ImportFailure)}
+        )
+        if attempt == TRIAL_RETRIES or not tried:
+            raise last
+        system = None  # the first session stopped it; the next one starts its own
+        for project, version in tried:
+            excluded.append(
+                UserRequirement(Requirement(older_than(project, version)), "the trial import")
+            )
+        if verbose >= 0:
+            shown = ", ".join(f"{p} {v}" for p, v in tried)
+            print(
+                f"note: {shown} cannot be imported beside the system's packages; "
+                "planning again with an older release",
+                file=sys.stderr,
+            )
+    raise AssertionError("unreachable")
+
+
+def older_than(project: str, version: str) -> str:
+    """The constraint that asks for the release line before ``version``: one built before
+    it is likelier to suit older system libraries than the next patch of the same line
+    (``pyarrow<26.0`` after pyarrow 26.0.1; ``lib<2.0.0`` after 2.0.0)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return f"{project}!={version}"
+    line = ".".join(str(part) for part in (*parsed.release, 0)[:2])
+    if Version(line) < parsed:
+        return f"{project}<{line}"
+    return f"{project}<{version}"
+
+
+def _install_once(
+    args: argparse.Namespace,
+    verbose: int,
+    config: Config,
+    request: PlanRequest,
+    system: SystemSide | None,
+) -> int:
+    from sysnative import report
+    from sysnative.planning import planning_session
+
     with planning_session(request, system=system) as session:
         plan, target, provider = session.plan, session.target, session.provider
         if args.report:
@@ -216,7 +294,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
         if show:
             print(report.render_table(plan))
             print()
-            for note in plan.notes:
+            for note in report.notes(plan):
                 print(f"note: {note}")
         if args.dry_run:
             # A real install refuses this in execute(); a dry run says so too (exit 1).
@@ -230,7 +308,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             )
             if show:
                 _warn_unseen(plan, target, provider)
-                print(report.summary(plan) + " (dry run: nothing was changed)")
+                print(report.summary(plan) + report.dry_run_suffix(plan))
             return 0
         from sysnative import environment, execute
         from sysnative.staging import TerminalProgress, notify_stderr
@@ -251,6 +329,7 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
             progress=TerminalProgress.for_stream(sys.stderr, quiet=verbose < 0),
             notify=None if verbose < 0 else notify_stderr,
             probe=environment.probe,
+            builder=session.builder,
         )
     # With ``--report -`` stdout carries the JSON alone: the summary goes to stderr.
     out = sys.stderr if args.report == "-" else sys.stdout
@@ -292,9 +371,14 @@ def report_result(
             + (f" (and {extra} dependencies)" if extra > 0 else "")
         )
     if result.wheels_installed:
+        built = {(w.project, w.version) for w in result.built}
         lines.append(
             "Installed from the index: "
-            + ", ".join(f"{w.project} {w.version}" for w in result.wheels_installed)
+            + ", ".join(
+                f"{w.project} {w.version}"
+                + (" (built from its sdist)" if (w.project, w.version) in built else "")
+                for w in result.wheels_installed
+            )
         )
     if result.markers:
         lines.append(

@@ -81,6 +81,14 @@ def add_planning_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, text in fallbacks.items():
         parser.add_argument(flag, choices=[f.value for f in Fallback], default=None, help=text)
     parser.add_argument(
+        "--allow-build",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="build the sdist of a release that has no wheel for the target, with pip "
+        "(default: off, binary-only; a project the system packages still comes from the "
+        "system)",
+    )
+    parser.add_argument(
         "--system",
         action="append",
         default=[],
@@ -117,6 +125,7 @@ def effective_config(args: argparse.Namespace) -> configuration.Config:
         "native-fallback": getattr(args, "native_fallback", None),
         "unpackaged-native": getattr(args, "unpackaged_native", None),
         "system-conflict": getattr(args, "system_conflict", None),
+        "allow-build": getattr(args, "allow_build", None),
         "lock-timeout": getattr(args, "lock_timeout", None),
         "mapping-files": tuple(getattr(args, "mapping", ()) or ()),
     }
@@ -132,7 +141,11 @@ def plan_request(args: argparse.Namespace, config: configuration.Config) -> Plan
             args.requirements, args.requirement_files, args.constraint_files
         ),
         policy=route_policy(
-            config.unpackaged_native, config.system_conflict, args.system, args.pypi
+            config.unpackaged_native,
+            config.system_conflict,
+            args.system,
+            args.pypi,
+            allow_build=config.allow_build,
         ),
         python=args.python,
         provider=config.provider,

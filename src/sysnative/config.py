@@ -64,6 +64,11 @@ KEYS: tuple[Key, ...] = (
         "a native project whose system version conflicts with a requirement: error | wheel",
     ),
     Key("native-fallback", "", "both of the above at once ('' = each its own): error | wheel"),
+    Key(
+        "allow-build",
+        False,
+        "build the sdist of a release that has no wheel for the target (with pip)",
+    ),
     Key("mapping-files", (), "extra mapping files, stacked over the built-in data"),
     Key("sudo", "auto", "auto: use `sudo -n` when not root; never: require root"),
     Key("lock-timeout", 120.0, "seconds to wait for another package manager's lock"),
@@ -122,6 +127,10 @@ class Config:
         if both.value and _LAYERS.index(both.layer) > _LAYERS.index(specific.layer):
             return str(both.value)
         return str(specific.value)
+
+    @property
+    def allow_build(self) -> bool:
+        return bool(self["allow-build"])
 
     @property
     def allow_sudo(self) -> bool:
@@ -319,6 +328,7 @@ _CHECKS: dict[str, Callable[[object, Path], Value]] = {
     "native-fallback": _string_in(_FALLBACKS),
     "unpackaged-native": _string_in(_FALLBACKS),
     "system-conflict": _string_in(_FALLBACKS),
+    "allow-build": _boolean,
     "mapping-files": _paths,
     "sudo": _string_in(_SUDO),
     "lock-timeout": _seconds,
@@ -328,7 +338,7 @@ _CHECKS: dict[str, Callable[[object, Path], Value]] = {
 
 def _from_environment(key: Key, text: str, variable: str) -> Value:
     where = f"environment {variable}"
-    if key.name == "system-native":
+    if isinstance(key.default, bool):  # system-native, allow-build
         lowered = text.strip().lower()
         if lowered in _TRUE or lowered in _FALSE:
             return lowered in _TRUE

@@ -115,6 +115,26 @@ class NativeConflict(ResolutionError):
     """A native project cannot come from the system, and the fallback policy says stop."""
 
 
+class BuildError(SysnativeError):
+    """Preparing the metadata of an sdist, or building a wheel from it (``--allow-build``),
+    failed or timed out; ``project`` and ``version`` name the release, ``output`` holds the
+    tail of pip's output."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        project: str = "",
+        version: str = "",
+        output: str = "",
+    ) -> None:
+        super().__init__(message, hint)
+        self.project = project
+        self.version = version
+        self.output = output
+
+
 # -- Target checks, venvs and marker metadata.
 
 

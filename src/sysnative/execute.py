@@ -12,7 +12,9 @@ The order is the contract (and the reason this module exists apart from the step
 3. **Check before any change**: the privileges for the system step (else the exact command to
    run as root), the provider's acceptance of the exact versions (a fresh simulation that
    must reproduce the planned closure), and every wheel downloaded into a staging dir and
-   checked against its sha256.
+   checked against its sha256; a release the plan builds from its sdist (``--allow-build``)
+   is downloaded and checked the same way, then built into a wheel by pip (:mod:`sdists`),
+   so that a build that fails changes nothing either.
 4. **The system step**: one provider transaction, verified package by package afterwards.
    If it fails, nothing from the index is installed and the error says what dpkg records
    and how to undo or finish it.
@@ -36,11 +38,13 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sysnative import checks, envcheck, markerdist, selfguard, staging, trialimport, wheelstep
 from sysnative.cache import Cache
 from sysnative.environment import TargetEnvironment
 from sysnative.errors import (
+    BuildError,
     EnvironmentProbeError,
     PrivilegeError,
     SysnativeError,
@@ -50,8 +54,12 @@ from sysnative.errors import (
 )
 from sysnative.http import HttpClient
 from sysnative.mapping import MappingTable
-from sysnative.models import ClosureItem, Plan, PlannedPackage
+from sysnative.models import ClosureItem, FileKind, Plan, PlannedPackage
 from sysnative.providers.base import Privileges, Provider
+from sysnative.report import counted
+
+if TYPE_CHECKING:
+    from sysnative.sdists import SdistBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +91,8 @@ class InstallResult:
     #: Everything the system step installed or upgraded (the closure).
     system_installed: tuple[ClosureItem, ...] = ()
     wheels_installed: tuple[staging.StagedWheel, ...] = ()
+    #: The wheels among them that were built here from their sdists.
+    built: tuple[staging.StagedWheel, ...] = ()
     #: Plan rows that were already in place before the run.
     already_present: tuple[PlannedPackage, ...] = ()
     markers: tuple[Path, ...] = ()
@@ -136,11 +146,14 @@ def execute(
     progress: staging.Progress | None = None,
     notify: Callable[[str], object] | None = None,
     probe: Probe,
+    builder: SdistBuilder | None = None,
 ) -> InstallResult:
     """Install ``plan`` into ``target`` in the order described in the module docstring.
 
     ``notify`` gets a line for the user before a step that may take minutes (the system
-    step), so that a quiet terminal is not mistaken for a hung one.
+    step, builds), so that a quiet terminal is not mistaken for a hung one. ``builder``
+    builds the wheels of the rows planned from sdists (``--allow-build``); a plan with such
+    rows and no builder is refused before any change.
     """
     problems = refusals(
         plan,
@@ -162,6 +175,13 @@ def execute(
     markers_now = markerdist.markers_needed(plan.system, mapping, target)
     if not system_rows and not wheel_rows and not markers_now:
         return InstallResult(already_present=present)
+    to_build = {r.file.filename for r in wheel_rows if r.file is not None and _is_sdist(r)}
+    if to_build and builder is None:
+        names = ", ".join(f"{r.name} {r.version}" for r in wheel_rows if _is_sdist(r))
+        raise BuildError(
+            f"The plan builds {names} from sdists, and this run cannot build. Nothing was changed.",
+            "Plan and install in one run with --allow-build.",
+        )
 
     # -- 3. check before any change ---------------------------------------------------------
     privileges = Privileges(ok=True)
@@ -189,6 +209,23 @@ def execute(
         staged = staging.stage(files, work_dir / "wheels", http, cache=cache, progress=progress)
         native_wheels = {r.name for r in wheel_rows if r.native_wheel}
         unverified = tuple(w.path.name for w in staged if not w.verified)
+        built: list[staging.StagedWheel] = []
+        if to_build:
+            assert builder is not None
+            if notify is not None:
+                count = len(to_build)
+                sources = "its sdist" if count == 1 else "their sdists"
+                notify(f"Building {counted(count, 'wheel')} from {sources} with pip ...")
+            ready = []
+            for wheel in staged:
+                if wheel.path.name in to_build:
+                    wheel = builder.build(wheel, work_dir / "built")
+                    built.append(wheel)
+                ready.append(wheel)
+            staged = tuple(ready)
+            # A wheel with compiled code, built here: imported beside the system's packages
+            # before anything is installed, as native wheels from the index are.
+            native_wheels |= {w.project for w in built if not _pure_wheel(w.path.name)}
 
         # -- 4. the system step ---------------------------------------------------------------
         if requested:
@@ -261,12 +298,24 @@ def execute(
         system_requested=tuple(requested),
         system_installed=plan.system_closure if requested else (),
         wheels_installed=outcome.installed,
+        built=tuple(w for w in built if w in outcome.installed),
         already_present=present,
         markers=written,
         unverified=unverified,
         new_problems=envcheck.new_problems(before_problems, after_problems),
         old_problems=envcheck.old_problems(before_problems, after_problems),
     )
+
+
+def _is_sdist(row: PlannedPackage) -> bool:
+    return row.file is not None and row.file.kind is FileKind.SDIST
+
+
+def _pure_wheel(filename: str) -> bool:
+    from packaging.utils import parse_wheel_filename
+
+    tags = parse_wheel_filename(filename)[3]
+    return all(t.abi == "none" and t.platform == "any" for t in tags)
 
 
 def _interrupted_system_step(provider: Provider, closure: Sequence[ClosureItem]) -> SystemStepError:

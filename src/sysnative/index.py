@@ -80,7 +80,8 @@ V = TypeVar("V")
 
 
 class MetadataUnavailable(SysnativeError):
-    """Core metadata was asked for a file sysnative cannot read it from (e.g. an sdist)."""
+    """Core metadata was asked for a file the index client cannot read it from (an sdist:
+    only a build can tell, see :mod:`sysnative.sdists`)."""
 
 
 class IndexClient(Protocol):
@@ -835,8 +836,8 @@ class SimpleIndexClient:
     def get_metadata(self, file: IndexFile) -> CoreMetadata:
         if file.kind is not FileKind.WHEEL:
             raise MetadataUnavailable(
-                f"sysnative does not read metadata from the source distribution "
-                f"{file.filename}; it never builds packages.",
+                f"The index client does not read metadata from the source distribution "
+                f"{file.filename}: that takes a build (--allow-build prepares it with pip).",
                 "This is a bug in sysnative: only wheels should reach this point.",
             )
         return self._metadata.get(file.url, lambda: self._load_metadata(file))

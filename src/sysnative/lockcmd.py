@@ -111,8 +111,9 @@ def _lock(args: argparse.Namespace, verbose: int) -> int:
         if verbose >= 0:
             print(report.render_table(plan), file=out)
             print(file=out)
-            for note in plan.notes:
+            for note in report.notes(plan):
                 print(f"note: {note}", file=out)
+        _refuse_builds(plan)
         plan = _complete_files(plan, session, verbose)
         lock = lockfile.lock_from_plan(
             plan,
@@ -143,6 +144,25 @@ def _lock(args: argparse.Namespace, verbose: int) -> int:
             file=out,
         )
     return 0
+
+
+def _refuse_builds(plan: Plan) -> None:
+    """A lock names the exact files to install: a wheel built here is on no index, and
+    sysnative does not write sdists into locks (yet). Refused before anything is written."""
+    from sysnative.report import built_from_sdist
+
+    built = [f"{r.name} {r.version}" for r in plan.pypi if built_from_sdist(r)]
+    if built:
+        raise UsageError(
+            f"sysnative lock cannot lock {', '.join(built)}: the plan builds "
+            f"{'it' if len(built) == 1 else 'them'} from sdists (--allow-build), and a lock "
+            "records the exact wheels to install; sysnative does not write sdists into locks. "
+            "Nothing was written.",
+            "Pin a release that has a wheel for the target, take the project from the system "
+            "(--system NAME, with a mapping entry naming its package), or build the wheel once "
+            "(pip wheel --no-deps SDIST) and serve it from your own index or a find-links "
+            "location, then lock again.",
+        )
 
 
 def _check_lock_name(output: str) -> None:
@@ -302,6 +322,7 @@ _PLANNING_FLAGS = (
     ("system_conflict", "--system-conflict"),
     ("system", "--system"),
     ("pypi", "--pypi"),
+    ("allow_build", "--allow-build"),
     ("mapping", "--mapping"),
     ("refresh", "--refresh"),
 )

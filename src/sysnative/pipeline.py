@@ -33,6 +33,7 @@ from sysnative.environment import TargetEnvironment
 from sysnative.errors import NativeConflict
 from sysnative.index import IndexClient
 from sysnative.mapping import MappingTable
+from sysnative.markerdist import INSTALLER as MARKER_INSTALLER
 from sysnative.models import (
     ClosureItem,
     Plan,
@@ -305,8 +306,15 @@ def _installed_system(
     """
     site_dirs = {os.path.normpath(d) for d in provider.site_dirs()}
     found = {}
+    markers = set()
     for name, dist in target.installed.items():
-        if dist.version is None or os.path.normpath(dist.location) not in site_dirs:
+        if dist.version is None:
+            continue
+        if dist.installer == MARKER_INSTALLER:
+            # sysnative's marker in the target for a system package (markerdist.py): it
+            # shadows the package's own metadata, and stands for it while it is installed.
+            markers.add(name)
+        elif os.path.normpath(dist.location) not in site_dirs:
             continue
         entry = mapping.lookup(name)
         found[name] = (dist.version, entry.packages[0] if entry and entry.packages else "")
@@ -317,8 +325,12 @@ def _installed_system(
     for name, (registered, package) in found.items():
         info = state.packages.get(package) if package else None
         distro_version = info.installed if info is not None else None
+        if name in markers and distro_version is None:
+            continue  # a marker whose package is gone: it stands for nothing
         if distro_version is not None:
-            version = _planned_version(name, distro_version, provider, mapping, registered)
+            # What a marker records is sysnative's own reading, not the package's: decide again.
+            own = None if name in markers else registered
+            version = _planned_version(name, distro_version, provider, mapping, own)
             package = info.name if info is not None else package
         else:
             version, distro_version = registered, ""
@@ -412,7 +424,12 @@ def _route_new(
         elif _pypi_only(name, mapping):
             state.reasons[name] = decision.reason
         elif decision.native_wheel and name not in policy.force_pypi:
-            state.wheel_fallback[name] = "no system package is mapped for it"
+            instead = _system_dependents(name, resolution, state, provider, mapping, policy)
+            if instead:
+                new.update(instead)
+                changed = True
+            else:
+                state.wheel_fallback[name] = "no system package is mapped for it"
     to_ask = (set(new.values()) | to_query) - set(state.packages)
     if to_ask:
         _remember(state, provider.query(sorted(to_ask)))
@@ -444,6 +461,64 @@ def _route_new(
         }
     _simulate(state, provider)
     return True
+
+
+def _system_dependents(
+    name: NormalizedName,
+    resolution: Resolution,
+    state: _State,
+    provider: SystemQuery,
+    mapping: MappingTable,
+    policy: RoutePolicy,
+) -> dict[NormalizedName, str]:
+    """The system packages of the projects that require an unpackaged native ``name``,
+    when taking those instead leaves nothing that needs it: {project: package}.
+
+    argon2-cffi 25 is pure and needs the native argon2-cffi-bindings, which Debian 12 does
+    not package; Debian's python3-argon2 is argon2-cffi 21.1.0 with its compiled part built
+    in. Taking the system's argon2-cffi avoids a platform wheel, and gives the same plan as
+    when python3-argon2 is already installed (installed, it is kept). Only when every
+    project that requires ``name`` has a mapped package whose version satisfies what is
+    required of it, and the user did not ask for ``name`` or for those projects itself.
+    """
+    parents: set[NormalizedName] = set()
+    for req in resolution.requirements.get(name, ()):
+        parent, _, release = req.parent.partition(" ")
+        if not release:
+            return {}  # asked for by the user (the command line, a requirements file)
+        parents.add(canonicalize_name(parent.partition("[")[0]))
+    packages: dict[NormalizedName, str] = {}
+    for parent in parents:
+        entry = mapping.lookup(parent)
+        cand = resolution.candidates.get(parent)
+        if (
+            entry is None
+            or not entry.packages
+            or entry.pypi_only
+            or cand is None
+            or cand.system is not None
+            or parent in policy.force_pypi
+            or parent in state.wheel_fallback
+        ):
+            return {}
+        packages[parent] = entry.packages[0]
+    answers = provider.query(sorted(set(packages.values()) - set(state.packages)))
+    _remember(state, answers)
+    for parent, package in packages.items():
+        info = state.packages.get(package)
+        distro_version = (info.installed or info.candidate) if info is not None else None
+        version = (
+            _planned_version(parent, distro_version, provider, mapping) if distro_version else None
+        )
+        reqs = resolution.requirements.get(parent, ())
+        if version is None or not all(
+            r.specifier.contains(version, prereleases=True) for r in reqs
+        ):
+            return {}
+        state.reasons[parent] = (
+            f"{name} has no system package; the system's {parent} {version} does without it"
+        )
+    return packages
 
 
 def _pypi_only(name: NormalizedName, mapping: MappingTable) -> bool:
@@ -633,7 +708,10 @@ def _make_plan(
         assert wheel is not None
         # A native project reaches the index only through --pypi or the wheel fallback.
         native = classification.kind is Kind.NATIVE
-        if name in state.wheel_fallback:
+        if name in state.wheel_fallback and classification.kind is Kind.SOURCE:
+            # --allow-build: built from its sdist, not the index's platform wheel.
+            reason = f"{classification.reason}; {state.wheel_fallback[name]}"
+        elif name in state.wheel_fallback:
             reason = (
                 f"{classification.reason}; {state.wheel_fallback[name]}; the index's platform wheel"
             )
@@ -699,7 +777,10 @@ def _make_plan(
         if system_native
         else f"{name} takes the index's platform wheel ({why})"
         for name, why in state.wheel_fallback.items()
-        if name in resolution.candidates  # not one an earlier pass needed and this one drops
+        # Not one an earlier pass needed and this one drops, nor one built from its sdist
+        # (the report has a note of its own for those).
+        if name in resolution.candidates
+        and classify(resolution.candidates[name]).kind is not Kind.SOURCE
     ) + tuple(
         _unknown_extras_note(resolution.candidates[name], extras)
         for name, extras in sorted(resolution.unknown_extras.items())

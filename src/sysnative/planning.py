@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sysnative.providers.base import Provider
     from sysnative.requirements import RequirementSet
     from sysnative.route import RoutePolicy
+    from sysnative.sdists import SdistBuilder
     from sysnative.speculate import Speculator
 
 __all__ = [
@@ -75,6 +76,8 @@ class PlanningSession:
     index: SimpleIndexClient
     cache: Cache
     notes: list[str] = field(default_factory=list)
+    #: Prepares sdists' metadata and builds their wheels (``--allow-build``; else ``None``).
+    builder: SdistBuilder | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
     from packaging.utils import canonicalize_name
 
     from sysnative import environment, mapping, pipconfig
-    from sysnative.index import SimpleIndexClient
+    from sysnative.index import IndexClient, SimpleIndexClient
 
     cache, provider, speculator = system.cache, system.provider, system.speculator
     reqs, policy = request.requirements, request.policy
@@ -179,18 +182,30 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
     from sysnative.speculate import SpeculativeProvider, WatchedIndex
 
     speculator.begin(target=target, mapping=table, policy=policy)
-    watched = WatchedIndex(index, speculator)
+    watched: IndexClient = WatchedIndex(index, speculator)
     # The index side's round trips overlap from here on (see prefetch.py). Projects the
     # system already provides are resolved at the system's version: nothing to fetch.
     site_dirs = {os.path.normpath(d) for d in provider.site_dirs()}
+    installed_system = {
+        name
+        for name, dist in target.installed.items()
+        if os.path.normpath(dist.location) in site_dirs
+    }
+    system_query = SpeculativeProvider(provider, speculator)
+    builder = None
+    if policy.allow_build:
+        # Releases without a wheel for the target become candidates through their sdists,
+        # whose metadata pip prepares (see sdists.py); nothing is built before the install.
+        from sysnative.sdists import BuildingIndex, SdistBuilder, system_first
+
+        builder = SdistBuilder(config, index.http, cache, target)
+        stack.callback(builder.close)
+        first = system_first(table, system_query, policy, installed=installed_system)
+        watched = BuildingIndex(watched, builder, from_system=first)
     prefetcher = GraphPrefetcher(
         watched,
         target,
-        skip={
-            name
-            for name, dist in target.installed.items()
-            if os.path.normpath(dist.location) in site_dirs
-        },
+        skip=installed_system,
         constraints=constraint_map(reqs.constraints, target),
     )
     prefetcher.start(r.requirement for r in reqs.requirements)
@@ -199,11 +214,11 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
         reqs,
         target=target,
         index=watched,
-        provider=SpeculativeProvider(provider, speculator),
+        provider=system_query,
         mapping=table,
         policy=policy,
     )
-    yield PlanningSession(plan, target, provider, table, index, cache)
+    yield PlanningSession(plan, target, provider, table, index, cache, builder=builder)
 
 
 def route_policy(
@@ -211,8 +226,11 @@ def route_policy(
     conflict: str,
     system: Sequence[str],
     pypi: Sequence[str],
+    *,
+    allow_build: bool = False,
 ) -> RoutePolicy:
-    """The routing policy from the fallback settings and the ``--system``/``--pypi`` values."""
+    """The routing policy from the fallback settings, the ``--system``/``--pypi`` values and
+    ``--allow-build``."""
     from packaging.utils import canonicalize_name
 
     from sysnative.route import Fallback, RoutePolicy
@@ -222,4 +240,5 @@ def route_policy(
         conflict=Fallback(conflict),
         force_system=frozenset(canonicalize_name(n) for n in system),
         force_pypi=frozenset(canonicalize_name(n) for n in pypi),
+        allow_build=allow_build,
     )

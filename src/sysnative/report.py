@@ -11,10 +11,23 @@ from typing import Any
 
 from sysnative import __version__
 from sysnative.errors import SysnativeError
-from sysnative.models import Plan, PlannedPackage, Route
+from sysnative.models import FileKind, Plan, PlannedPackage, Route
 
 #: Bump on any incompatible change to the JSON report; documented in docs/report.md.
 REPORT_VERSION = "1"
+
+
+def built_from_sdist(row: PlannedPackage) -> bool:
+    """Whether the row's wheel is built here from its sdist (``--allow-build``)."""
+    return row.route is Route.PYPI and row.file is not None and row.file.kind is FileKind.SDIST
+
+
+def _route(row: PlannedPackage) -> str:
+    if row.native_wheel:
+        return f"{row.route.value} (native wheel)"
+    if built_from_sdist(row):
+        return f"{row.route.value} (build)"
+    return row.route.value
 
 
 def _source(row: PlannedPackage) -> str:
@@ -32,7 +45,7 @@ def render_table(plan: Plan) -> str:
         (
             r.name,
             str(r.version),
-            r.route.value + (" (native wheel)" if r.native_wheel else ""),
+            _route(r),
             _source(r),
             r.reason,
         )
@@ -62,6 +75,12 @@ def summary(plan: Plan) -> str:
     system_have = [r for r in plan.system if r.already_installed]
     pypi_new = [r for r in plan.pypi if not r.already_installed]
     wheels = sum(1 for r in pypi_new if r.native_wheel)
+    built = sum(1 for r in pypi_new if built_from_sdist(r))
+    about = []
+    if wheels:
+        about.append(f"{wheels} of them native, see notes")
+    if built:
+        about.append(f"{built} of them built from {'its sdist' if built == 1 else 'sdists'}")
     parts = [
         f"{len(system_new)} from {plan.provider}"
         + (
@@ -70,11 +89,33 @@ def summary(plan: Plan) -> str:
             else ""
         ),
         f"{counted(len(pypi_new), 'wheel')} from the index"
-        + (f" ({wheels} of them native, see notes)" if wheels else ""),
+        + (f" ({'; '.join(about)})" if about else ""),
     ]
     if system_have:
         parts.append(f"{len(system_have)} already provided by the system")
     return "Would install: " + ", ".join(parts) + "."
+
+
+def dry_run_suffix(plan: Plan) -> str:
+    """What a dry run says after the summary: nothing changed, and what ran for the sdists."""
+    if any(built_from_sdist(r) for r in plan.pypi if not r.already_installed):
+        return (
+            " (dry run: nothing was changed; the sdists' metadata was prepared by their build "
+            "backends, no wheel was built)"
+        )
+    return " (dry run: nothing was changed)"
+
+
+def notes(plan: Plan) -> tuple[str, ...]:
+    """The plan's notes, and one for each release built from its sdist."""
+    built = [r for r in plan.pypi if built_from_sdist(r) and not r.already_installed]
+    extra = tuple(
+        f"{r.name} {r.version} has no wheel for the target: pip builds one from its sdist "
+        "before anything is installed (its build requirements come from the index and are "
+        "not hash-checked)"
+        for r in built
+    )
+    return (*plan.notes, *extra)
 
 
 def counted(number: int, noun: str) -> str:
@@ -108,6 +149,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
                 sha256=r.file.sha256,
                 size=r.file.size,
                 native_wheel=r.native_wheel,
+                built_from_sdist=built_from_sdist(r),
             )
         packages.append(item)
     return {
@@ -125,7 +167,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
             }
             for c in plan.system_closure
         ],
-        "notes": list(plan.notes),
+        "notes": list(notes(plan)),
     }
 
 

@@ -30,6 +30,10 @@ class RoutePolicy:
     user who asked for it expects. A native project the system *does* package, but at a
     version a requirement refuses, is a choice between the system's build and the
     requirement: by default that is explained, not decided silently.
+
+    ``allow_build`` (``--allow-build``) lets a release with no wheel for the target be built
+    from its sdist (the index listing then offers it; see ``classify``'s ``Kind.SOURCE``).
+    Here it only shapes the hints: an option already in use is not suggested again.
     """
 
     #: A native project the system does not package (``--unpackaged-native``).
@@ -39,6 +43,8 @@ class RoutePolicy:
     conflict: Fallback = Fallback.ERROR
     force_system: frozenset[NormalizedName] = frozenset()
     force_pypi: frozenset[NormalizedName] = frozenset()
+    #: Build sdists of releases that have no wheel for the target (``--allow-build``).
+    allow_build: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,11 @@ def decide(
     """Route one project before the provider has been asked anything.
 
     ``--pypi`` and ``--system`` win; a pure project goes to the index; a native project goes
-    to the system when the mapping knows it, and otherwise to the fallback policy.
+    to the system when the mapping knows it, and otherwise to the fallback policy. A release
+    to build from its sdist (``--allow-build``) goes to the system when the mapping knows
+    the project (the distro's build is preferred to one made here, and a project without
+    wheels is often native), and is built otherwise (also when the provider then turns out
+    not to have the package: :func:`fallback`).
     """
     if project in policy.force_pypi:
         if classification.wheel is None:
@@ -111,7 +121,12 @@ def decide(
     if classification.kind is Kind.PURE:
         return Decision(project, Route.PYPI, classification.reason)
     if entry is not None and entry.packages:
-        return Decision(project, Route.SYSTEM, classification.reason, package=entry.packages[0])
+        reason = classification.reason
+        if classification.kind is Kind.SOURCE:
+            reason = "no wheel for the target: the system's build, not one from the sdist"
+        return Decision(project, Route.SYSTEM, reason, package=entry.packages[0])
+    if classification.kind is Kind.SOURCE:
+        return Decision(project, Route.PYPI, classification.reason)
     return fallback(project, classification, "no system package is mapped for it", policy)
 
 
@@ -127,8 +142,11 @@ def fallback(
     decides.
 
     ``package`` is the system package the mapping names when the provider cannot provide it
-    (``None``: the mapping names none).
+    (``None``: the mapping names none). A release to build from its sdist (``--allow-build``)
+    is built: ``--unpackaged-native`` is about the index's platform wheels.
     """
+    if classification.kind is Kind.SOURCE:
+        return Decision(project, Route.PYPI, f"{classification.reason}; {why}")
     if policy.unpackaged is Fallback.WHEEL and classification.wheel is not None:
         return Decision(
             project,
@@ -154,9 +172,16 @@ def system_conflict_hint(
     """
     first = "Relax the requirement to accept the system's version"
     if wheel_available is False:
+        if not policy.allow_build:
+            return (
+                f"{first}: the index has no wheel of {project} that satisfies it, and "
+                "sysnative builds sdists only with --allow-build."
+            )
+        if project in policy.force_pypi:
+            return f"{first}: the index has no wheel or sdist of {project} that satisfies it."
         return (
-            f"{first}: the index has no wheel of {project} that satisfies it, and sysnative "
-            "never builds sdists."
+            f"{first}; or, if the index has an sdist of {project} that satisfies it, build "
+            f"that instead of taking the system's package with --pypi {project}."
         )
     options = []
     if project not in policy.force_pypi:
@@ -191,11 +216,16 @@ def _hint(
     forced_pypi = project in policy.force_pypi
     options = []
     # The index first: those options work right away.
+    if not has_wheel and not policy.allow_build:
+        options.append(f"build {project} here from its sdist with --allow-build")
     if has_wheel and not forced_pypi:
         if forced_system:
-            options.append(
-                f"drop --system {project} and take the index's wheel with --pypi {project}"
+            how = (
+                "build its sdist"
+                if classification.kind is Kind.SOURCE
+                else "take the index's wheel"
             )
+            options.append(f"drop --system {project} and {how} with --pypi {project}")
         else:
             if policy.unpackaged is not Fallback.WHEEL:
                 options.append(
@@ -220,8 +250,10 @@ def _hint(
     options.append(f"loosen the requirements that bring {project} in")
     text = "Try: " + "; or ".join(options) + "."
     if not has_wheel:
+        building = "sysnative builds only with --allow-build" if not policy.allow_build else ""
         text = (
-            f"{project} has no wheel for this target and sysnative never builds sdists, so "
-            f"the index cannot provide it. {text}"
+            f"{project} has no wheel for this target, only an sdist"
+            + (f", which {building}" if building else "")
+            + f". {text}"
         )
     return text

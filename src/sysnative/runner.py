@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,14 @@ logger = logging.getLogger(__name__)
 
 #: How long an echoed command's output may keep coming after the command itself exited.
 _DRAIN_SECONDS = 10.0
+
+#: ``scheme://user:password@``: the password is not logged (pip's index URLs may carry one).
+_PASSWORD = re.compile(r"(://[^/\s:@]*):[^/\s@]*@")
+
+
+def shown(argv: Sequence[str]) -> str:
+    """``argv`` as one line for logs and messages, passwords in URLs as ``****``."""
+    return _PASSWORD.sub(r"\1:****@", " ".join(argv))
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class Completed:
         """The command and the tail of its error output, for messages."""
         tail = (self.stderr or self.stdout).strip().splitlines()[-5:]
         detail = ("\n" + "\n".join("    " + line for line in tail)) if tail else ""
-        return f"`{' '.join(self.argv)}` exited with status {self.returncode}{detail}"
+        return f"`{shown(self.argv)}` exited with status {self.returncode}{detail}"
 
 
 class CommandNotFound(SysnativeError):
@@ -64,7 +73,7 @@ def run(
     full_env.update({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
     if env:
         full_env.update(env)
-    logger.debug("running %s", " ".join(argv))
+    logger.debug("running %s", shown(argv))
     if echo is not None:
         return _run_echoing(argv, full_env, input, timeout, echo)
     try:
@@ -83,7 +92,7 @@ def run(
         raise CommandNotFound(argv[0]) from exc
     except subprocess.TimeoutExpired as exc:
         raise SysnativeError(
-            f"`{' '.join(argv)}` did not finish within {timeout:.0f} seconds.",
+            f"`{shown(argv)}` did not finish within {timeout:.0f} seconds.",
             "Run it by hand to see what it is waiting for.",
         ) from exc
     return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
@@ -146,7 +155,7 @@ def _run_echoing(
         proc.kill()
         proc.wait()
         raise SysnativeError(
-            f"`{' '.join(argv)}` did not finish within {timeout:.0f} seconds.",
+            f"`{shown(argv)}` did not finish within {timeout:.0f} seconds.",
             "Run it by hand to see what it is waiting for.",
         ) from exc
     except BaseException:  # as subprocess.run does: no child is left behind

@@ -9,10 +9,10 @@ planner and the marker step (:mod:`sysnative.markerdist`) use it:
 1. What the package registers, when known: read from the target once installed, else from
    the mapping's data (``registers_version``, for the distro version ``registers_for`` when
    the data says which one it was read from).
-2. A registered version older than the package manager's is a placeholder, not a release
+2. A registered version that is plainly a placeholder, older than the package manager's
    (kiwisolver and xxhash on Debian 12 register ``0.0.0``, torch ``1.13.0a0+gitunknown``
-   for 1.13.1): the package manager's version is the truth, and the marker step writes a
-   marker so that pip sees it too.
+   for 1.13.1), is not a release: the package manager's version is the truth, and the
+   marker step writes a marker so that pip sees it too.
 3. Otherwise the registered version is the truth: the distro spells the version its own way
    (``0.1.20221031`` for regex 2022.10.31), and pip will see the registered one.
 4. Nothing registered known: the package manager's version.
@@ -34,10 +34,20 @@ __all__ = ["is_placeholder", "registered_by_data", "system_version"]
 def is_placeholder(registered: Version, distro: Version) -> bool:
     """Whether ``registered`` is metadata that does not tell the release (rule 2).
 
-    Compared without local labels: ``1.2.3`` registered by a ``1.2.3+git20230101`` snapshot
-    is the same release.
+    Only what is plainly not a release counts: all zeros (``0.0.0``, ``0.0.0.dev0``), or a
+    pre-release or local build label on what the package manager calls a final release
+    (torch's ``1.13.0a0+gitunknown`` for 1.13.1), and older than the package's version.
+    Anything else is a release spelled another way (tifffile registers ``2023.2.3``, Debian
+    says ``20230203``) or what upstream wrote, and pip sees it as it is. Compared without
+    local labels: ``1.2.3`` registered by a ``1.2.3+git20230101`` snapshot is that release.
     """
-    return Version(registered.public) < Version(distro.public)
+    if not Version(registered.public) < Version(distro.public):
+        return False
+    zeros = all(part == 0 for part in registered.release)
+    unreleased = (registered.is_prerelease or registered.local is not None) and not (
+        distro.is_prerelease
+    )
+    return zeros or unreleased
 
 
 def registered_by_data(

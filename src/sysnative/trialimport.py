@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from packaging.utils import canonicalize_name
+
 from sysnative.errors import TrialImportError
 from sysnative.runner import run
 
@@ -79,15 +81,27 @@ class NativeWheel:
 
 
 def top_level_modules(
-    names: Iterable[str], declared: Iterable[str] | None = None
+    names: Iterable[str], declared: Iterable[str] | None = None, project: str | None = None
 ) -> tuple[str, ...]:
     """The importable top-level modules of a wheel, from its archive member names.
 
     Every first path component that is a package directory or a ``.py``/extension module
     counts; metadata, ``.data`` and test directories are left out. ``declared``: the lines
     of the wheel's ``top_level.txt``, when it has one; then only the modules it names are
-    tried (unless it names none that the wheel ships).
+    tried (unless it names none that the wheel ships). ``project``: when a module is named
+    after the project, only such modules are tried: the duckdb wheel also ships
+    ``adbc_driver_duckdb``, which needs a dependency of an optional extra only.
     """
+    chosen = _top_level(names, declared)
+    if project is not None:
+        wanted = canonicalize_name(project).strip("-")
+        named = tuple(m for m in chosen if canonicalize_name(m).strip("-") == wanted)
+        if named:
+            return named
+    return chosen
+
+
+def _top_level(names: Iterable[str], declared: Iterable[str] | None) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for member in names:
         parts = PurePosixPath(member).parts
@@ -108,12 +122,12 @@ def top_level_modules(
     return tuple(found)
 
 
-def _modules_of(wheel: Path) -> tuple[str, ...]:
+def _modules_of(wheel: Path, project: str) -> tuple[str, ...]:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         listed = next((n for n in names if n.endswith(".dist-info/top_level.txt")), None)
         declared = archive.read(listed).decode("utf-8", "replace").splitlines() if listed else None
-    return top_level_modules(names, declared)
+    return top_level_modules(names, declared, project)
 
 
 def _unpack(wheel: Path, into: Path) -> None:
@@ -152,7 +166,7 @@ def check(
         _unpack(wheel, scratch)
     owners: dict[str, NativeWheel] = {}
     for native in natives:
-        for module in _modules_of(native.path):
+        for module in _modules_of(native.path, native.project):
             owners.setdefault(module, native)
     if not owners:
         return ()

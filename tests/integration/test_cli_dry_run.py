@@ -37,7 +37,7 @@ from pytest_httpserver import HTTPServer
 
 from aptrepo import LocalAptRepo, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
-from fakeindex import FakeIndex, build_wheel
+from fakeindex import BACKEND_LOG, FakeIndex, build_wheel
 from sysnative.cli import main
 from sysnative.environment import probe
 
@@ -419,7 +419,10 @@ def test_native_fallback_wheel_takes_platform_wheel(cli: CliRun) -> None:
     assert numpy["native_wheel"] is True
     assert numpy["filename"] == wheel.name
     assert numpy["sha256"] == wheel_sha256(wheel)
-    assert "the system's version 1.24.2 conflicts; the index's platform wheel" in numpy["reason"]
+    assert (
+        "the system's 1.24.2 is outside numpy>=2, required by the command line; "
+        "the index's platform wheel"
+    ) in numpy["reason"]
     assert result.row("numpy")[2] == "pypi (native wheel)"
     assert result.report is not None
     assert any("numpy" in note for note in result.report["notes"])
@@ -775,6 +778,80 @@ def test_sdist_only_system_conflict_with_fallback_wheel(cli: CliRun) -> None:
     hint = message[message.index("hint:") :]
     assert "--native-fallback wheel" not in hint
     assert "--pypi lxml" not in hint
+
+
+def test_sdist_only_project_is_refused_without_allow_build(cli: CliRun) -> None:
+    cli.index.add_buildable_sdist("zzfake-built", "1.0")
+
+    result = cli.run("zzfake-built")
+
+    message = assert_clean_error(result, "zzfake-built", "only an sdist")
+    assert "--allow-build" in message[message.index("hint:") :]
+
+
+def test_allow_build_dry_run_prepares_metadata_and_builds_nothing(
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sdist's metadata is prepared (its requirements are planned), its row says it is
+    built, and no wheel is: the backend never ran ``build_wheel``. Its build requirement
+    came from the fake index (the backend imports it). A second dry run reads the metadata
+    from the cache."""
+    log = cli.tmp_path / "backend.log"
+    monkeypatch.setenv(BACKEND_LOG, str(log))
+    cli.pure("zz-build-helper", "1.0")
+    cli.pure("idna", "3.6")
+    cli.index.add_buildable_sdist(
+        "zzfake-built", "1.0", requires_dist=["idna>=3"], build_requires=["zz-build-helper"]
+    )
+
+    result = cli.run("zzfake-built", "--allow-build")
+
+    assert result.code == 0, result.err
+    row = result.packages["zzfake-built"]
+    assert (row["route"], row["filename"], row["built_from_sdist"]) == (
+        "pypi",
+        "zzfake_built-1.0.tar.gz",
+        True,
+    )
+    assert "built from sdist" in row["reason"]
+    assert result.packages["idna"]["built_from_sdist"] is False
+    assert result.row("zzfake-built")[2] == "pypi (build)"
+    assert "note: zzfake-built 1.0 has no wheel for the target: pip builds one" in result.out
+    assert "1 of them built from its sdist" in result.out
+    assert "no wheel was built" in result.out
+    hooks = log.read_text().splitlines()
+    assert hooks == ["zzfake-built 1.0 prepare_metadata_for_build_wheel"]
+
+    again = cli.run("zzfake-built", "--allow-build")
+
+    assert again.code == 0, again.err
+    assert log.read_text().splitlines() == hooks
+
+
+def test_allow_build_keeps_a_mapped_sdist_only_project_on_the_system(cli: CliRun) -> None:
+    cli.index.add_sdist("lxml", "5.1.0")
+
+    result = cli.run("lxml", "--allow-build")
+
+    assert result.code == 0, result.err
+    row = result.packages["lxml"]
+    assert (row["route"], row["package"], row["version"]) == ("system", "python3-lxml", "4.9.2")
+    assert "the system's build" in row["reason"]
+    assert sum(cli.index.downloads.values()) == 0  # nothing prepared
+
+
+def test_allow_build_failing_metadata_is_a_clean_error(
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(BACKEND_LOG, str(cli.tmp_path / "backend.log"))
+    cli.index.add_buildable_sdist("zzfake-broken", "2.0", fail=True)
+
+    result = cli.run("zzfake-broken", "--allow-build")
+
+    message = assert_clean_error(
+        result, "zzfake-broken 2.0: preparing its metadata from its sdist", "fails on purpose"
+    )
+    assert "a release of zzfake-broken that has a wheel" in message
 
 
 # -- 6. markers, Requires-Python, extras, constraints, requirement files -----------------------

@@ -40,7 +40,7 @@ from pytest_httpserver import HTTPServer
 
 from aptrepo import HostWatch, LocalAptRepo, assert_unchanged, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
-from fakeindex import FakeIndex
+from fakeindex import BACKEND_LOG, FakeIndex
 from sysnative.cli import main
 from sysnative.providers.apt import INTERPRETER, SITE_DIRS
 
@@ -474,6 +474,91 @@ def test_pure_only_plan_installs_into_a_plain_venv(inst: Install) -> None:
     assert not any(inst.apt.inst_dir.iterdir())
 
 
+def _serve_buildable(inst: Install) -> None:
+    """A pure project published only as an sdist (its backend builds offline, needing a
+    build requirement from the fake index), requiring a pure wheel."""
+    inst.pure("zz-build-helper", "1.0")
+    inst.pure("idna", "3.6")
+    inst.index.add_buildable_sdist(
+        "zzfake-built", "1.0", requires_dist=["idna>=3"], build_requires=["zz-build-helper"]
+    )
+
+
+def test_an_sdist_only_project_is_refused_without_allow_build(inst: Install) -> None:
+    _serve_buildable(inst)
+    plain = inst.plain_venv()
+    before = snapshot(inst, plain)
+
+    result = inst.run("zzfake-built", python=plain)
+
+    message = assert_clean_error(result, "zzfake-built", "only an sdist")
+    assert "--allow-build" in message
+    assert snapshot(inst, plain) == before
+
+
+def test_allow_build_builds_the_sdist_and_installs_its_wheel(
+    inst: Install, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planned from the sdist's prepared metadata, built before anything changes, installed
+    by the wheel step like any wheel (by name and hash, so pip records no file:// URL)."""
+    log = inst.tmp_path / "backend.log"
+    monkeypatch.setenv(BACKEND_LOG, str(log))
+    _serve_buildable(inst)
+    plain = inst.plain_venv()
+    status = inst.apt.status()
+
+    result = inst.run("zzfake-built", "--allow-build", python=plain)
+
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+    assert "pypi (build)" in result.out
+    assert "Building 1 wheel from its sdist with pip" in result.err
+    assert (
+        "Installed from the index: idna 3.6, zzfake-built 1.0 (built from its sdist)\n"
+        in result.out
+    )
+    site = site_packages(plain)
+    assert venv_dists(plain, "zzfake-built", "idna") == {
+        "zzfake-built": ("1.0", site),
+        "idna": ("3.6", site),
+    }
+    dist_info = site / "zzfake_built-1.0.dist-info"
+    assert not (dist_info / "direct_url.json").exists()
+    hooks = log.read_text(encoding="utf-8").splitlines()
+    assert hooks.count("zzfake-built 1.0 build_wheel") == 1
+    assert_unchanged(status, inst.apt.status(), "the world's dpkg status")
+
+    again = inst.run("zzfake-built", "--allow-build", python=plain)
+
+    assert again.code == 0, again.err
+    assert "Nothing to do" in again.out
+    assert log.read_text(encoding="utf-8").splitlines() == hooks  # no preparation, no build
+
+
+def test_a_failing_build_changes_nothing(inst: Install, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metadata is prepared, the build fails: it runs before the system step, so neither
+    apt nor the target changed, and the error names the release and what to try."""
+    good = inst.good
+    inst.serve_standard()
+    log = inst.tmp_path / "backend.log"
+    monkeypatch.setenv(BACKEND_LOG, str(log))
+    inst.index.add_buildable_sdist("zzfake-built", "1.0", fail_build=True)
+    before = snapshot(inst)
+
+    result = inst.run(good.project, "zzfake-built", "--allow-build")
+
+    message = assert_clean_error(
+        result,
+        "zzfake-built 1.0: building its wheel from its sdist zzfake_built-1.0.tar.gz failed",
+        "Nothing was changed",
+        "fails on purpose in build_wheel",
+    )
+    assert "a release of zzfake-built that has a wheel" in message
+    assert "Installing 1 package with apt" not in result.err
+    assert snapshot(inst) == before
+    assert "zzfake-built 1.0 build_wheel" in log.read_text(encoding="utf-8")
+
+
 def test_report_file_is_written_by_a_real_install(inst: Install) -> None:
     good = inst.good
     inst.serve_standard()
@@ -542,6 +627,27 @@ def test_a_native_wheel_that_cannot_be_imported_is_not_installed(inst: Install) 
     site = site_packages(inst.python)
     assert venv_dists(inst.python, "requests", "idna", "zzfake-native", "zzfake-fine") == {}
     assert not list(site.glob("zzfake*"))
+
+
+def test_the_trial_import_falls_back_to_an_older_release(inst: Install) -> None:
+    """A wheel that cannot be imported sends the plan back for the release line before it;
+    the older release imports, and is what gets installed."""
+    inst.serve_standard()
+    inst.native(
+        "zzfake-native",
+        "2.1.0",
+        files={"zzfake_native/__init__.py": "raise ImportError('needs libfoo 2, found 1')\n"},
+    )
+    inst.native("zzfake-native", "1.4.0", files={"zzfake_native/__init__.py": "V = 1\n"})
+
+    result = inst.run("zzfake-native", "requests")
+
+    assert result.code == 0, result.err
+    assert "zzfake-native 2.1.0 cannot be imported beside the system's packages" in result.err
+    site = site_packages(inst.python)
+    dists = venv_dists(inst.python, "zzfake-native", "requests")
+    assert dists["zzfake-native"] == ("1.4.0", site)
+    assert "requests" in dists
 
 
 def test_native_wheels_that_import_are_installed(inst: Install) -> None:

@@ -31,7 +31,7 @@ from pytest_httpserver import HTTPServer
 
 from aptrepo import HostWatch, LocalAptRepo, assert_unchanged, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
-from fakeindex import FakeIndex
+from fakeindex import BACKEND_LOG, FakeIndex
 from sysnative import lockfile
 from sysnative.cli import main
 from sysnative.environment import probe
@@ -477,3 +477,38 @@ def test_pip_installs_the_index_part_of_the_lock(locking: Locking, new_pip: str)
     ).stdout.split()
     assert {"idna==3.6", "requests==2.31.0"} <= set(freeze)
     assert not any(line.startswith(f"{locking.native.project}==") for line in freeze)
+
+
+def test_lock_refuses_a_plan_that_builds_from_an_sdist(
+    locking: Locking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--allow-build is a planning option ``lock`` shares; a lock names exact wheels, so a
+    plan that builds one is refused before anything is written."""
+    monkeypatch.setenv(BACKEND_LOG, str(locking.tmp_path / "backend.log"))
+    locking.index.add_buildable_sdist("zzfake-built", "1.0")
+    python = make_venv(locking.tmp_path / "lock-venv")
+
+    result = locking.main(
+        "lock",
+        "--index-url",
+        locking.index.url,
+        "--python",
+        python,
+        "--allow-build",
+        "zzfake-built",
+        "-o",
+        str(locking.lock_path),
+    )
+
+    message = assert_clean_error(result, "cannot lock zzfake-built 1.0", "--allow-build", code=2)
+    assert "Nothing was written" in message
+    assert not locking.lock_path.exists()
+
+
+def test_install_lock_refuses_allow_build(locking: Locking) -> None:
+    made = locking.lock()
+    assert made.code == 0, made.err
+
+    result = locking.install(make_venv(locking.tmp_path / "venv"), None, "--allow-build")
+
+    assert_clean_error(result, "--allow-build", code=2)

@@ -40,6 +40,7 @@ def case_policy(options: Mapping[str, Any]) -> RoutePolicy:
         conflict=Fallback(options.get("system_conflict", both or "error")),
         force_system=frozenset(canonicalize_name(n) for n in options.get("system", [])),
         force_pypi=frozenset(canonicalize_name(n) for n in options.get("pypi", [])),
+        allow_build=bool(options.get("allow_build", False)),
     )
 
 
@@ -80,9 +81,16 @@ class MemoryIndex:
 
     ``requires_python`` is in the metadata only; ``page_requires_python`` is what the index
     page says (``data-requires-python``), so the release is left out before any metadata.
+
+    ``allow_build`` is what the planning session's index says with ``--allow-build``: the
+    resolver then lists releases without a wheel through their sdists, and an sdist's
+    metadata is served as prepared (``metadata_calls`` records it like a wheel's).
     """
 
-    def __init__(self, data: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+    def __init__(
+        self, data: Mapping[str, Mapping[str, Mapping[str, Any]]], *, allow_build: bool = False
+    ) -> None:
+        self.allow_build = allow_build
         self._files: dict[NormalizedName, tuple[IndexFile, ...]] = {}
         self._metadata: dict[str, CoreMetadata] = {}
         self.metadata_calls: list[str] = []

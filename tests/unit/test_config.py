@@ -177,3 +177,39 @@ def test_describe_lists_every_key_with_its_source(monkeypatch: pytest.MonkeyPatc
     assert rows["provider"]["source"] == f"site config {path}"
     assert rows["sudo"]["source"] == "environment SYSNATIVE_SUDO"
     assert rows["lock-timeout"]["source"] == "default"
+
+
+def test_allow_build_is_off_by_default_and_set_by_every_layer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sysnative.cli import _parser
+    from sysnative.cliargs import effective_config, plan_request
+
+    assert config.load().allow_build is False
+    site_file("allow-build = true\n")
+    assert config.load().allow_build is True
+    monkeypatch.setenv("SYSNATIVE_ALLOW_BUILD", "no")
+    assert config.load().allow_build is False
+    assert config.load().with_flags({"allow-build": True}).allow_build is True
+    # --no-allow-build turns a configured default off for one run; not given: the layers.
+    monkeypatch.delenv("SYSNATIVE_ALLOW_BUILD")
+    for argv, expected in (
+        ([], True),
+        (["--no-allow-build"], False),
+        (["--allow-build"], True),
+    ):
+        args = _parser().parse_args(["install", "--system-native", "demo", *argv])
+        settings = effective_config(args)
+        assert settings.allow_build is expected
+        assert plan_request(args, settings).policy.allow_build is expected
+    args = _parser().parse_args(["lock", "demo", "--allow-build"])
+    assert effective_config(args).allow_build is True
+    monkeypatch.setenv("SYSNATIVE_ALLOW_BUILD", "perhaps")
+    with pytest.raises(ConfigError, match="SYSNATIVE_ALLOW_BUILD"):
+        config.load()
+
+
+def test_allow_build_must_be_a_boolean_in_a_file() -> None:
+    site_file('allow-build = "yes"\n')
+    with pytest.raises(ConfigError, match="key 'allow-build': 'yes' is not true or false"):
+        config.load()

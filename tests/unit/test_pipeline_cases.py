@@ -5,7 +5,8 @@ target Python and the request; the real resolver, classifier, router and planner
 in-memory implementations of the index and provider seams.
 
 What a case can check: ``expected`` (name -> "route version"), ``expected_absent``,
-``expected_native_wheel``, ``expected_no_simulation``, ``expected_reasons`` (name -> a
+``expected_native_wheel``, ``expected_built`` (the rows built from their sdists, with
+``options.allow_build``), ``expected_no_simulation``, ``expected_reasons`` (name -> a
 fragment of the row's reason), ``expected_transaction`` (the system closure as
 "package version" or "package version (replaces old)"), ``expected_requested`` (the distro
 packages the system step names), ``expected_notes`` (fragments each found in some note, or
@@ -28,7 +29,7 @@ from packaging.requirements import Requirement
 
 from sysnative.errors import SysnativeError
 from sysnative.mapping import load_builtin
-from sysnative.models import Plan, Route
+from sysnative.models import FileKind, Plan, Route
 from sysnative.pipeline import build_plan
 from sysnative.requirements import RequirementSet, UserRequirement
 from sysnative.route import RoutePolicy
@@ -61,7 +62,7 @@ def test_case(path: Path) -> None:
         return build_plan(
             _reqs(case),
             target=target(case.get("python", "3.11.2"), case.get("installed", [])),
-            index=MemoryIndex(case["index"]),
+            index=MemoryIndex(case["index"], allow_build=_policy(case).allow_build),
             provider=apt,
             mapping=load_builtin("debian"),
             policy=_policy(case),
@@ -84,10 +85,16 @@ def test_case(path: Path) -> None:
         assert name not in got
     native_wheels = sorted(p.name for p in plan.packages if p.native_wheel)
     assert native_wheels == sorted(case.get("expected_native_wheel", []))
+    built = sorted(p.name for p in plan.packages if p.file and p.file.kind is FileKind.SDIST)
+    assert built == sorted(case.get("expected_built", []))
     for row in plan.packages:
         if row.route is Route.PYPI:
             assert row.file is not None
-            assert row.file.is_pure or row.native_wheel, f"{row.name} took a platform wheel"
+            if row.file.kind is FileKind.SDIST:
+                assert _policy(case).allow_build, f"{row.name} is built without --allow-build"
+                assert not row.native_wheel
+            else:
+                assert row.file.is_pure or row.native_wheel, f"{row.name} took a platform wheel"
         else:
             assert row.provider == "apt"
     if case.get("expected_no_simulation"):

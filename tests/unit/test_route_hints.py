@@ -6,6 +6,8 @@ below checks both what the hint offers and what it must not offer.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from packaging.tags import parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
@@ -13,7 +15,7 @@ from packaging.version import Version
 
 from sysnative.classify import Classification, Kind
 from sysnative.mapping import MappingEntry
-from sysnative.models import FileKind, IndexFile
+from sysnative.models import FileKind, IndexFile, Route
 from sysnative.route import (
     Decision,
     Fallback,
@@ -40,7 +42,7 @@ def _wheel() -> IndexFile:
 
 PLATFORM_WHEEL = Classification(Kind.NATIVE, _wheel(), "native: only platform wheels")
 SDIST_ONLY = Classification(
-    Kind.NATIVE, None, "native: only an sdist, which sysnative never builds"
+    Kind.NATIVE, None, "native: only an sdist, which sysnative builds only with --allow-build"
 )
 
 
@@ -171,6 +173,99 @@ def test_system_conflict_hint(
 ) -> None:
     hint = system_conflict_hint(NAME, wheel_available, policy)
     assert hint.startswith("Relax the requirement to accept the system's version")
+    for fragment in present:
+        assert fragment in hint, f"{fragment!r} not in {hint!r}"
+    for fragment in absent:
+        assert fragment not in hint, f"{fragment!r} in {hint!r}"
+
+
+# -- --allow-build: releases built from their sdists --------------------------------------------
+
+
+def _sdist() -> IndexFile:
+    return IndexFile(NAME, Version("1.0"), "thing-1.0.tar.gz", "mem://thing", FileKind.SDIST)
+
+
+BUILD = Classification(Kind.SOURCE, _sdist(), "built from sdist (no wheel for the target)")
+
+
+def test_a_release_to_build_is_built_when_nothing_is_mapped() -> None:
+    decision = decide(NAME, BUILD, None, _policy())
+
+    assert isinstance(decision, Decision)
+    assert decision.route is Route.PYPI
+    assert not decision.native_wheel
+    assert "built from sdist" in decision.reason
+
+
+def test_a_release_to_build_goes_to_the_system_when_mapped() -> None:
+    decision = decide(NAME, BUILD, _entry("python3-thing"), _policy())
+
+    assert isinstance(decision, Decision)
+    assert (decision.route, decision.package) == (Route.SYSTEM, "python3-thing")
+    assert "the system's build" in decision.reason
+
+
+@pytest.mark.parametrize("unpackaged", ["error", "wheel"])
+def test_a_release_to_build_is_built_when_the_provider_lacks_the_package(unpackaged: str) -> None:
+    """``--unpackaged-native`` is about the index's platform wheels, not builds."""
+    result = fallback(
+        NAME,
+        BUILD,
+        "apt has no package python3-thing",
+        _policy(unpackaged),
+        package="python3-thing",
+    )
+
+    assert isinstance(result, Decision)
+    assert result.route is Route.PYPI
+    assert not result.native_wheel
+    assert "apt has no package python3-thing" in result.reason
+
+
+def test_pypi_forces_a_build_over_the_system() -> None:
+    decision = decide(NAME, BUILD, _entry("python3-thing"), _policy(pypi="thing"))
+
+    assert isinstance(decision, Decision)
+    assert decision.route is Route.PYPI
+    assert not decision.native_wheel
+
+
+def test_a_forced_system_route_without_mapping_offers_the_build() -> None:
+    hint = _unroutable(decide(NAME, BUILD, None, _policy(system="thing"))).hint
+
+    assert "drop --system thing and build its sdist with --pypi thing" in hint
+    assert "index's wheel" not in hint
+
+
+def test_sdist_only_hint_offers_allow_build_unless_given() -> None:
+    without = _unroutable(decide(NAME, SDIST_ONLY, None, _policy())).hint
+    given = _unroutable(decide(NAME, SDIST_ONLY, None, replace(_policy(), allow_build=True))).hint
+
+    assert "--allow-build" in without
+    assert "--allow-build" not in given
+
+
+@pytest.mark.parametrize(
+    ("policy", "present", "absent"),
+    [
+        (_policy(), ["no wheel of thing", "--allow-build"], ["--pypi", "--system-conflict"]),
+        (
+            replace(_policy(), allow_build=True),
+            ["sdist of thing", "--pypi thing"],
+            ["--allow-build", "--system-conflict"],
+        ),
+        (
+            replace(_policy(pypi="thing"), allow_build=True),
+            ["no wheel or sdist of thing"],
+            ["--pypi", "--allow-build"],
+        ),
+    ],
+)
+def test_system_conflict_hint_without_a_wheel(
+    policy: RoutePolicy, present: list[str], absent: list[str]
+) -> None:
+    hint = system_conflict_hint(NAME, False, policy)
     for fragment in present:
         assert fragment in hint, f"{fragment!r} not in {hint!r}"
     for fragment in absent:

@@ -27,6 +27,8 @@ TABLE = loads(
         ("0.0.0", "1.4.4", True),  # kiwisolver, xxhash
         ("1.13.0a0+gitunknown", "1.13.1", True),  # torch
         ("2022.10.31", "0.1.20221031", False),  # regex: the distro's own spelling
+        ("2023.2.3", "20230203", False),  # tifffile: the same, the other way round
+        ("1.2.0", "1.2.3", False),  # what upstream wrote: pip sees it
         ("1.2.3", "1.2.3+git20230101", False),  # a snapshot: the same release
         ("6.0", "6.0", False),
     ],

@@ -59,3 +59,22 @@ def test_judge_blames_the_module_being_imported_when_the_interpreter_dies() -> N
         ImportFailure("pyarrow", "26.0.1", "crashy", "the interpreter died with signal 11"),
     )
     assert judge(_lines({"start": "fine"}, {"module": "fine", "error": None}), 0, owners) == ()
+
+
+def test_modules_named_after_the_project_are_the_ones_tried() -> None:
+    """duckdb's wheel also ships adbc_driver_duckdb, which imports a dependency of an
+    optional extra only: importing it would fail although ``import duckdb`` works."""
+    names = [
+        "duckdb/__init__.py",
+        "duckdb/duckdb.cpython-311-x86_64-linux-gnu.so",
+        "adbc_driver_duckdb/__init__.py",
+        "duckdb-2.0.1.dist-info/METADATA",
+    ]
+    assert top_level_modules(names, project="duckdb") == ("duckdb",)
+    assert top_level_modules(names) == ("duckdb", "adbc_driver_duckdb")
+    # No module named after the project: every one is tried.
+    bindings = ["_argon2_cffi_bindings/__init__.py", "other/__init__.py"]
+    assert top_level_modules(bindings, project="argon2-cffi-bindings") == (
+        "_argon2_cffi_bindings",
+    )
+    assert top_level_modules(["PIL/__init__.py"], project="pillow") == ("PIL",)
