@@ -308,6 +308,9 @@ def _install_once(
             )
             if show:
                 _warn_unseen(plan, target, provider)
+                unchecked = _not_checked_in_dry_run(plan)
+                if unchecked:
+                    print(f"note: {unchecked}")
                 print(report.summary(plan) + report.dry_run_suffix(plan))
             return 0
         from sysnative import environment, execute
@@ -334,6 +337,20 @@ def _install_once(
     # With ``--report -`` stdout carries the JSON alone: the summary goes to stderr.
     out = sys.stderr if args.report == "-" else sys.stdout
     return report_result(result, provider.name, verbose, out=out)
+
+
+def _not_checked_in_dry_run(plan: Plan) -> str | None:
+    """What a dry run cannot check: whether the plan's native wheels import beside the
+    system's packages (the trial import needs the system step done)."""
+    natives = [f"{r.name} {r.version}" for r in plan.packages if r.native_wheel]
+    if not natives:
+        return None
+    return (
+        f"not checked by a dry run: whether {', '.join(natives)} "
+        f"{'imports' if len(natives) == 1 else 'import'} beside the system's packages. A real "
+        "install tries after the system step, before the wheel step, and plans an older "
+        "release when one cannot be imported."
+    )
 
 
 def _warn_unseen(plan: Plan, target: TargetEnvironment, provider: SystemQuery) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -102,6 +103,7 @@ def build_plan(
     policy: RoutePolicy,
 ) -> Plan:
     state = _State()
+    started = time.monotonic()  # one time bound for all the passes together
     #: System conflicts found so far when the policy is to explain them.
     explained: list[ResolutionConflict] = []
     installed_system = _installed_system(state, target, provider, mapping)
@@ -116,6 +118,7 @@ def build_plan(
                 target=target,
                 fixed=fixed,
                 unavailable=state.unavailable,
+                started=started,
             )
         except ResolutionConflict as exc:
             if _route_sdist_only(exc, state, provider, mapping, policy):

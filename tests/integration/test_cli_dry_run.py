@@ -426,6 +426,8 @@ def test_native_fallback_wheel_takes_platform_wheel(cli: CliRun) -> None:
     assert result.row("numpy")[2] == "pypi (native wheel)"
     assert result.report is not None
     assert any("numpy" in note for note in result.report["notes"])
+    # What a dry run could not check, said plainly.
+    assert "note: not checked by a dry run: whether numpy 2.0.0 imports beside" in result.out
 
 
 def test_native_fallback_wheel_drops_package_from_apt_transaction(cli: CliRun) -> None:

@@ -69,3 +69,19 @@ def test_past_its_bound_the_search_stops_and_names_what_it_rejected() -> None:
     assert lines
     assert all(line.startswith("Resolving: ") for line in lines)
     assert any("backtracking over app (" in line for line in lines)
+
+
+def test_the_bound_counts_from_the_given_start() -> None:
+    """The planner's passes share one bound: a pass that starts when the time is spent stops
+    at once, and says how long the whole search took."""
+    with pytest.raises(ResolutionError) as info:
+        resolve(
+            [_req("lib<2"), _req("app")],
+            [],
+            index=_backtracking_index(3),
+            target=target("3.11.2"),
+            max_seconds=120,
+            clock=TickingClock(),
+            started=-500.0,
+        )
+    assert info.value.message.startswith("Gave up after 120 s and ")

@@ -159,9 +159,10 @@ class _Reporter(BaseReporter[Req, Candidate, str]):
         max_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         progress: Callable[[str], object] | None = None,
+        started: float | None = None,
     ) -> None:
         self.clock = clock
-        self.started = clock()
+        self.started = clock() if started is None else started
         self.max_seconds = max_seconds
         self.progress = progress
         self.next_progress = self.started + PROGRESS_EVERY
@@ -259,12 +260,14 @@ def resolve(
     max_seconds: float = MAX_SECONDS,
     progress: Callable[[str], object] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    started: float | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` for ``target``; raises ResolutionError with conflicts.
 
     The search stops after ``max_seconds`` with an error naming what it kept rejecting;
     ``progress`` gets a line about the search every few seconds (default: sysnative's log,
-    on a terminal only); ``clock`` measures both, in seconds.
+    on a terminal only); ``clock`` measures both, in seconds, from ``started`` (default:
+    now; the planner passes its own start, so that the bound covers all its passes).
     """
     roots = list(_root_requirements(requirements, target))
     provider = SysnativeProvider(
@@ -275,7 +278,12 @@ def resolve(
         unavailable=unavailable or {},
     )
     index.prefetch_files(r.name for r in roots if not fixed or r.name not in fixed)
-    reporter = _Reporter(max_seconds=max_seconds, clock=clock, progress=progress or _on_a_terminal)
+    reporter = _Reporter(
+        max_seconds=max_seconds,
+        clock=clock,
+        progress=progress or _on_a_terminal,
+        started=started,
+    )
     resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
     try:
         result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
