@@ -85,3 +85,18 @@ def test_the_bound_counts_from_the_given_start() -> None:
             started=-500.0,
         )
     assert info.value.message.startswith("Gave up after 120 s and ")
+
+
+def test_past_its_rounds_the_search_names_what_it_rejected_too() -> None:
+    with pytest.raises(ResolutionError) as info:
+        resolve(
+            [_req("lib<2"), _req("app")],
+            [],
+            index=_backtracking_index(30),
+            target=target("3.11.2"),
+            max_rounds=2,
+        )
+    message = info.value.message
+    assert message.startswith("Gave up after ")
+    assert "  app: its releases were rejected " in message
+    assert "of them on lib (for example lib>=2 (required by app 1." in message

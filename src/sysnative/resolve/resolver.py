@@ -213,11 +213,15 @@ class _Reporter(BaseReporter[Req, Candidate, str]):
             text += f"; backtracking over {shown}"
         return text
 
-    def out_of_time(self, fixed: Collection[NormalizedName]) -> ResolutionError:
-        """The error for a search stopped at its bound; ``fixed``: the projects the system
-        fixes (a blocking one of those can be taken from the index instead)."""
+    def out_of_time(
+        self, fixed: Collection[NormalizedName], *, rounds: bool = False
+    ) -> ResolutionError:
+        """The error for a search stopped at its bound (of time; of rounds with ``rounds``);
+        ``fixed``: the projects the system fixes (a blocking one of those can be taken from
+        the index instead)."""
+        spent = f"{self.clock() - self.started:.0f} s" if rounds else f"{self.max_seconds:.0f} s"
         lines = [
-            f"Gave up after {self.max_seconds:.0f} s and {self.rounds:,} resolution rounds: "
+            f"Gave up after {spent} and {self.rounds:,} resolution rounds: "
             "no combination of releases found yet."
         ]
         for name, count in self.rejected.most_common(3):
@@ -261,6 +265,7 @@ def resolve(
     progress: Callable[[str], object] | None = None,
     clock: Callable[[], float] = time.monotonic,
     started: float | None = None,
+    max_rounds: int = MAX_ROUNDS,
 ) -> Resolution:
     """Resolve ``requirements`` for ``target``; raises ResolutionError with conflicts.
 
@@ -286,7 +291,7 @@ def resolve(
     )
     resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
     try:
-        result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
+        result = resolver.resolve(roots, max_rounds=max_rounds)
     except _OutOfTime:
         raise reporter.out_of_time(set(fixed or ())) from None
     except ResolutionImpossible as exc:
@@ -298,13 +303,8 @@ def resolve(
             if dead:
                 causes.append(dead[0][1])
         raise _impossible(causes, fixed or {}, unavailable or {}, target, provider) from None
-    except ResolutionTooDeep as exc:
-        raise ResolutionError(
-            f"Gave up after {exc.round_count} resolution rounds: the requirements leave too "
-            "many combinations to try.",
-            "Add tighter version bounds (or a constraints file with -c) for the projects "
-            "shown with -v.",
-        ) from None
+    except ResolutionTooDeep:
+        raise reporter.out_of_time(set(fixed or ()), rounds=True) from None
 
     candidates: dict[NormalizedName, Candidate] = {}
     extras: dict[NormalizedName, frozenset[NormalizedName]] = {}
