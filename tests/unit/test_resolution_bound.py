@@ -10,6 +10,7 @@ import pytest
 from memory import MemoryIndex, target
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from sysnative.errors import ResolutionError
 from sysnative.requirements import UserRequirement
@@ -100,3 +101,28 @@ def test_past_its_rounds_the_search_names_what_it_rejected_too() -> None:
     assert message.startswith("Gave up after ")
     assert "  app: its releases were rejected " in message
     assert "of them on lib (for example lib>=2 (required by app 1." in message
+
+
+def test_releases_a_system_version_rules_out_are_never_tried() -> None:
+    """lib is fixed by the system at 1.0, and 30 releases of app need lib>=2: they can
+    never be chosen, so the search goes straight to app 0.1, rejecting nothing, within a
+    handful of rounds (without this, each app release is pinned, fails and is backtracked)."""
+    from sysnative.models import SystemProvision
+    from sysnative.resolve import FixedProject
+
+    lib = canonicalize_name("lib")
+    provision = SystemProvision(lib, Version("1.0"), "apt", "python3-lib", "1.0-1", False)
+    lines: list[str] = []
+    resolution = resolve(
+        [_req("app"), _req("lib")],
+        [],
+        index=_backtracking_index(30),
+        target=target("3.11.2"),
+        fixed={lib: FixedProject(provision)},
+        max_rounds=6,
+        progress=lines.append,
+        clock=TickingClock(),
+    )
+    assert str(resolution.candidates[canonicalize_name("app")].version) == "0.1"
+    assert resolution.candidates[lib].system == provision
+    assert not any("rejected" in line for line in lines)

@@ -74,7 +74,5 @@ def test_modules_named_after_the_project_are_the_ones_tried() -> None:
     assert top_level_modules(names) == ("duckdb", "adbc_driver_duckdb")
     # No module named after the project: every one is tried.
     bindings = ["_argon2_cffi_bindings/__init__.py", "other/__init__.py"]
-    assert top_level_modules(bindings, project="argon2-cffi-bindings") == (
-        "_argon2_cffi_bindings",
-    )
+    assert top_level_modules(bindings, project="argon2-cffi-bindings") == ("_argon2_cffi_bindings",)
     assert top_level_modules(["PIL/__init__.py"], project="pillow") == ("PIL",)

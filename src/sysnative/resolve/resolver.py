@@ -296,9 +296,13 @@ def resolve(
         raise reporter.out_of_time(set(fixed or ())) from None
     except ResolutionImpossible as exc:
         causes: list[Req] = [info.requirement for info in exc.causes]
-        # A project whose releases were all left out as dead ends: what ruled out the
-        # newest one is the conflict to show (and, on a system version, to fall back on).
-        for name in dict.fromkeys(r.name for r in causes):
+        # A project whose releases were all left out as dead ends, or whose newer releases
+        # were (the conflict is then between older releases than the user would get): what
+        # ruled out its newest release is part of the chain to show (and, when it is a
+        # system version, the one to fall back on).
+        involved: list[NormalizedName | None] = [r.name for r in causes]
+        involved += [_project_of_parent(r.parent) for r in causes if r.parent != ROOT]
+        for name in dict.fromkeys(n for n in involved if n is not None):
             dead = provider.dead_ends(name)
             if dead:
                 causes.append(dead[0][1])
@@ -328,6 +332,14 @@ def resolve(
         requirements={k: tuple(v) for k, v in edges.items()},
         unknown_extras=unknown_extras,
     )
+
+
+def _project_of_parent(parent: str) -> NormalizedName | None:
+    """``"uvicorn[standard] 0.13.4"`` -> ``uvicorn``; ``None`` for a requirements file."""
+    name, _, version = parent.partition(" ")
+    if not version:
+        return None
+    return canonicalize_name(name.partition("[")[0])
 
 
 def _root_requirements(
