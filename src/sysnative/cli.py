@@ -415,6 +415,15 @@ def report_result(
         )
     for problem in result.old_problems:
         print(f"warning: {problem.describe()} (already so before this run)", file=sys.stderr)
+    if result.distro_problems:
+        print(
+            f"warning: the {provider} packages just installed declare requirements that "
+            f"{provider} does not install with them (pip check reports them too; the "
+            "distribution built its packages to work without them):",
+            file=sys.stderr,
+        )
+        for problem in result.distro_problems:
+            print(f"    {problem.describe()}", file=sys.stderr)
     if result.new_problems:
         print("error: after the install, requirements are not met:", file=sys.stderr)
         for problem in result.new_problems:

@@ -9,11 +9,16 @@ skipped, as nobody can tell from the metadata which extras were asked for.
 
 A system rarely starts clean (a distro may ship a package whose metadata asks for a version
 it does not ship), so :func:`new_problems` separates what this run introduced (a failure)
-from what was already broken before it (a warning).
+from what was already broken before it (a warning). Among what the run introduced,
+:func:`distro_gaps` tells apart the distribution's own gaps (a system package whose metadata
+asks for a project that no wheel of this run touched: Debian's python3-azure asks for pydash,
+which Debian does not package), reported but not a failure: the distribution built and
+tested its package without it, and nothing sysnative could have planned differently.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -104,6 +109,32 @@ def new_problems(before: Iterable[Unmet], after: Iterable[Unmet]) -> tuple[Unmet
     """
     known = {(u.dist, u.requirement) for u in before}
     return tuple(u for u in after if (u.dist, u.requirement) not in known)
+
+
+def distro_gaps(
+    problems: Iterable[Unmet],
+    target: TargetEnvironment,
+    system_dirs: Iterable[str],
+    from_index: Iterable[NormalizedName],
+) -> tuple[tuple[Unmet, ...], tuple[Unmet, ...]]:
+    """``problems`` split into (this run's, the distribution's own).
+
+    The distribution's own: the requiring distribution lives in one of the package
+    manager's ``system_dirs``, and the required project is not one the run installed from
+    the index (``from_index``): a wheel of ours that breaks a system package is our failure.
+    """
+    system = {os.path.normpath(d) for d in system_dirs}
+    ours: list[Unmet] = []
+    theirs: list[Unmet] = []
+    index = set(from_index)
+    for problem in problems:
+        dist = target.installed.get(problem.dist)
+        in_system = dist is not None and os.path.normpath(dist.location) in system
+        if in_system and problem.required not in index:
+            theirs.append(problem)
+        else:
+            ours.append(problem)
+    return tuple(ours), tuple(theirs)
 
 
 def old_problems(before: Iterable[Unmet], after: Iterable[Unmet]) -> tuple[Unmet, ...]:

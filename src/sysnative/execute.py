@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.utils import canonicalize_name
+
 from sysnative import checks, envcheck, markerdist, selfguard, staging, trialimport, wheelstep
 from sysnative.cache import Cache
 from sysnative.environment import TargetEnvironment
@@ -101,6 +103,9 @@ class InstallResult:
     #: Requirement problems this run introduced (failures) and found already (warnings).
     new_problems: tuple[envcheck.Unmet, ...] = ()
     old_problems: tuple[envcheck.Unmet, ...] = ()
+    #: Introduced by the system step, the distribution's own: a system package asks for a
+    #: project the distribution does not install with it (warnings; see envcheck.distro_gaps).
+    distro_problems: tuple[envcheck.Unmet, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -294,6 +299,12 @@ def execute(
         written = markerdist.write_markers(needed, location)
         after = probe(target.executable)
     after_problems = envcheck.unmet(after)
+    new, distro = envcheck.distro_gaps(
+        envcheck.new_problems(before_problems, after_problems),
+        after,
+        provider.site_dirs(),
+        (canonicalize_name(w.project) for w in outcome.installed),
+    )
     return InstallResult(
         system_requested=tuple(requested),
         system_installed=plan.system_closure if requested else (),
@@ -302,8 +313,9 @@ def execute(
         already_present=present,
         markers=written,
         unverified=unverified,
-        new_problems=envcheck.new_problems(before_problems, after_problems),
+        new_problems=new,
         old_problems=envcheck.old_problems(before_problems, after_problems),
+        distro_problems=distro,
     )
 
 

@@ -91,6 +91,9 @@ class _State:
     upgrades: set[str] = field(default_factory=set)
     #: Who required each wanted project when it was routed (project names).
     wanted_by: dict[NormalizedName, set[NormalizedName]] = field(default_factory=dict)
+    #: Wanted projects dropped as stale once, and those wanted again after that.
+    dropped: set[NormalizedName] = field(default_factory=set)
+    oscillating: set[NormalizedName] = field(default_factory=set)
 
 
 def build_plan(
@@ -146,6 +149,9 @@ def build_plan(
             _simulate(state, provider)
             fixed = _fixed_projects(state, target, provider, mapping, installed_system)
             continue
+        if policy.conflict is Fallback.WHEEL and _fall_back_oscillating(state, provider):
+            fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+            continue
         if _drop_stale(resolution, state):
             # Asked of the system in an earlier pass, needed by nothing now: the transaction
             # must not install it (and what it brought along), so simulate and resolve again.
@@ -164,6 +170,25 @@ def build_plan(
         f"The system and index sides did not settle after {MAX_PASSES} passes.",
         "Run again with -v and report the output; forcing routes with --system/--pypi may help.",
     )
+
+
+def _fall_back_oscillating(state: _State, provider: SystemQuery) -> bool:
+    """With ``--system-conflict wheel``: a system project whose version sends its dependents
+    back to old releases (see :func:`_drop_stale`) takes the index's wheel. Changed?"""
+    moved = sorted(p for p in state.oscillating if p in state.wanted)
+    for project in moved:
+        package = state.wanted.pop(project)
+        info = state.packages.get(package)
+        version = (info.installed or info.candidate) if info is not None else None
+        state.wheel_fallback[project] = (
+            f"the system's {version} would send the projects that need it back to old releases"
+            if version
+            else "the system's version would send the projects that need it back to old releases"
+        )
+        state.reasons.pop(project, None)
+    if moved:
+        _simulate(state, provider)
+    return bool(moved)
 
 
 def _drop_stale(resolution: Resolution, state: _State) -> bool:
@@ -189,10 +214,19 @@ def _drop_stale(resolution: Resolution, state: _State) -> bool:
         p for p in state.wanted if p not in resolution.candidates and not still_needed(p)
     )
     for project in stale:
+        if project in state.dropped:
+            # Dropped before and wanted again: with the system's version fixed, the search
+            # takes old releases of its dependents that do without it (uvicorn 0.10.8, an
+            # sdist, with --allow-build); without it, the newest, which want it again. The
+            # system's version is what sends the dependents back: keep it from now on, or,
+            # when conflicts fall back to wheels, take the index's wheel instead.
+            state.oscillating.add(project)
+            continue
         logger.debug("%s is no longer needed from the system", project)
+        state.dropped.add(project)
         del state.wanted[project]
         state.reasons.pop(project, None)
-    return bool(stale)
+    return any(p not in state.oscillating for p in stale)
 
 
 def _conflict_reason(system: Version, requirements: tuple[Req, ...]) -> str:
@@ -475,7 +509,8 @@ def _system_dependents(
     policy: RoutePolicy,
 ) -> dict[NormalizedName, str]:
     """The system packages of the projects that require an unpackaged native ``name``,
-    when taking those instead leaves nothing that needs it: {project: package}.
+    when taking those instead leaves nothing that needs it: {project: package}. Only for
+    projects the user did not ask for by name.
 
     argon2-cffi 25 is pure and needs the native argon2-cffi-bindings, which Debian 12 does
     not package; Debian's python3-argon2 is argon2-cffi 21.1.0 with its compiled part built
@@ -517,6 +552,10 @@ def _system_dependents(
         if version is None or not all(
             r.specifier.contains(version, prereleases=True) for r in reqs
         ):
+            return {}
+        if any(not r.parent.partition(" ")[2] for r in reqs):
+            # Asked for by the user: they get the release they asked for (zarr 3 with the
+            # platform wheel of google-crc32c, not Debian's zarr 2.13).
             return {}
         state.reasons[parent] = (
             f"{name} has no system package; the system's {parent} {version} does without it"

@@ -264,6 +264,32 @@ def sysnative(root: DebRoot, *args: str) -> subprocess.CompletedProcess[str]:
     return checked(("sysnative", *args), root.sysnative(*args))
 
 
+def pip_check_is_clean_but_for_what_sysnative_reported(
+    root: DebRoot, python: str, reported: str
+) -> None:
+    """``pip check`` in the venv. A system package whose metadata asks for what the
+    distribution does not install with it (Debian's python3-azure asks for pydash) is not
+    for sysnative to fix: the install reports each such gap as a warning, and those, and
+    only those, may be in pip check's answer."""
+    command = (python, "-m", "pip", "check")
+    done = root.run(command, timeout=600)
+    if done.returncode == 0:
+        return
+    warned = set()
+    for line in reported.splitlines():
+        text = line.removeprefix("warning: ").strip()
+        if " requires " in text:
+            warned.add(canonicalize_name(text.split()[0]))
+    complaints = [line for line in done.stdout.splitlines() if line.strip()]
+    unexplained = [c for c in complaints if canonicalize_name(c.split()[0]) not in warned]
+    message = (
+        f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n"
+        f"not reported by sysnative: {unexplained}\n--- sysnative's stderr\n{reported}"
+    )
+    assert complaints, message
+    assert not unexplained, message
+
+
 @pytest.mark.parametrize(
     ("name", "options"),
     [(name, ()) for name in SETS] + [(name, FALLBACK_OPTIONS) for name in FALLBACK_SETS],
@@ -284,7 +310,7 @@ def test_a_set_installs_imports_checks_and_reruns_as_a_no_op(
     sysnative(debroot, "venv", venv)
     install = ("install", "--system-native", *options, "--python", python, "-r", inside)
 
-    sysnative(debroot, *install)
+    first = sysnative(debroot, *install)
 
     environment = json.loads(run(debroot, python, "-c", MARKER_ENVIRONMENT).stdout)
     modules = dict.fromkeys(
@@ -296,7 +322,7 @@ def test_a_set_installs_imports_checks_and_reruns_as_a_no_op(
     imported = run(debroot, python, "-c", IMPORT_ALL, *modules, tracebacks=True)
     failed: dict[str, str] = json.loads(imported.stdout)
     assert not failed, "\n".join(f"import {m} failed:\n{error}" for m, error in failed.items())
-    run(debroot, python, "-m", "pip", "check")
+    pip_check_is_clean_but_for_what_sysnative_reported(debroot, python, first.stderr)
 
     status = debroot.dpkg_status()
     freeze = run(debroot, python, "-c", FREEZE).stdout

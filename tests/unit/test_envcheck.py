@@ -10,7 +10,7 @@ from memory import target
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sysnative.envcheck import Unmet, new_problems, old_problems, unmet
+from sysnative.envcheck import Unmet, distro_gaps, new_problems, old_problems, unmet
 from sysnative.environment import TargetEnvironment
 
 #: The target's sys.path in these tests: its own site dir, then the system's.
@@ -167,3 +167,27 @@ def test_distributions_off_the_targets_sys_path_do_not_count() -> None:
         _dist("stray", "1.0", "missing", location="probe-only"),
     )
     assert _pairs(unmet(env)) == [("app", "lib>=2", None)]
+
+
+def test_the_distributions_own_gaps_are_told_apart_from_the_runs() -> None:
+    """Debian's python3-azure asks for pydash, which Debian does not package: the
+    distribution's gap. A wheel this run installed that breaks a system package, or a
+    problem of a distribution in the venv, is the run's."""
+    env = _env(
+        _dist("azure-ai-ml", "1.4.0", "pydash<6", location="dist-packages"),
+        _dist("pynacl", "1.5.0", "cffi>=1.4.1", location="dist-packages"),
+        _dist("gensim", "4.2.0", "smart-open>=1.8.1", location="dist-packages"),
+        _dist("smart-open", "7.0", location="venv-site"),
+        _dist("app", "1.0", "missing", location="venv-site"),
+    )
+    problems = [
+        Unmet(canonicalize_name("azure-ai-ml"), "pydash<6", None),
+        Unmet(canonicalize_name("pynacl"), "cffi>=1.4.1", None),
+        Unmet(canonicalize_name("gensim"), "smart-open<2", Version("7.0")),
+        Unmet(canonicalize_name("app"), "missing", None),
+    ]
+    ours, theirs = distro_gaps(
+        problems, env, ["dist-packages/"], [canonicalize_name("smart-open")]
+    )
+    assert [u.dist for u in theirs] == ["azure-ai-ml", "pynacl"]
+    assert [u.dist for u in ours] == ["gensim", "app"]
