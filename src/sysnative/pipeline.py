@@ -52,6 +52,7 @@ from sysnative.resolve import (
     Resolution,
     ResolutionConflict,
     Unavailable,
+    parent_project,
     resolve,
 )
 from sysnative.route import (
@@ -294,9 +295,7 @@ def _route_sdist_only(
         state.reasons[name] = (
             f"the index has {name} {version} only as an sdist; the system has it built"
         )
-        state.wanted_by[name] = {
-            canonicalize_name(p.split(" ", 1)[0].partition("[")[0]) for p in parents
-        }
+        state.wanted_by[name] = {p for p in map(parent_project, parents) if p is not None}
         routed = True
     return routed
 
@@ -493,8 +492,7 @@ def _route_new(
         # A virtual spec (``python3dist(numpy)``) is installed by its real package name.
         state.wanted[name] = info.name
         state.wanted_by[name] = {
-            canonicalize_name(r.parent.split(" ", 1)[0].partition("[")[0])
-            for r in resolution.requirements.get(name, ())
+            p for r in resolution.requirements.get(name, ()) if (p := r.parent_project) is not None
         }
     _simulate(state, provider)
     return True
@@ -521,10 +519,10 @@ def _system_dependents(
     """
     parents: set[NormalizedName] = set()
     for req in resolution.requirements.get(name, ()):
-        parent, _, release = req.parent.partition(" ")
-        if not release:
+        parent = req.parent_project
+        if parent is None:
             return {}  # asked for by the user (the command line, a requirements file)
-        parents.add(canonicalize_name(parent.partition("[")[0]))
+        parents.add(parent)
     packages: dict[NormalizedName, str] = {}
     for parent in parents:
         entry = mapping.lookup(parent)
@@ -553,7 +551,7 @@ def _system_dependents(
             r.specifier.contains(version, prereleases=True) for r in reqs
         ):
             return {}
-        if any(not r.parent.partition(" ")[2] for r in reqs):
+        if any(r.parent_project is None for r in reqs):
             # Asked for by the user: they get the release they asked for (zarr 3 with the
             # platform wheel of google-crc32c, not Debian's zarr 2.13).
             return {}

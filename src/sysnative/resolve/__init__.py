@@ -7,7 +7,7 @@ be met together (and whether the system's fixed version was part of it).
 
 from __future__ import annotations
 
-from sysnative.resolve.model import PYTHON, ROOT, Candidate, Req, Unavailable
+from sysnative.resolve.model import PYTHON, ROOT, Candidate, Req, Unavailable, parent_project
 from sysnative.resolve.resolver import (
     Conflict,
     FixedProject,
@@ -26,5 +26,6 @@ __all__ = [
     "Resolution",
     "ResolutionConflict",
     "Unavailable",
+    "parent_project",
     "resolve",
 ]

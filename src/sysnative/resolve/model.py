@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName
-from packaging.version import Version
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from sysnative.models import IndexFile, SystemProvision
 
@@ -42,6 +42,22 @@ class Req:
     def describe(self) -> str:
         text = self.text or f"{self.name}{self.specifier}"
         return f"{text} (required by {self.parent})"
+
+    @property
+    def parent_project(self) -> NormalizedName | None:
+        """The project whose release required this (``uvicorn`` for ``"uvicorn[standard]
+        0.55.0"``); ``None`` when the user did (the command line, a requirements file)."""
+        return parent_project(self.parent)
+
+
+def parent_project(parent: str) -> NormalizedName | None:
+    """:attr:`Req.parent_project` for a ``parent`` string."""
+    name, _, version = parent.partition(" ")
+    try:
+        Version(version)
+    except InvalidVersion:
+        return None
+    return canonicalize_name(name.partition("[")[0])
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,7 @@ def resolve(
         # ruled out its newest release is part of the chain to show (and, when it is a
         # system version, the one to fall back on).
         involved: list[NormalizedName | None] = [r.name for r in causes]
-        involved += [_project_of_parent(r.parent) for r in causes if r.parent != ROOT]
+        involved += [r.parent_project for r in causes]
         for name in dict.fromkeys(n for n in involved if n is not None):
             dead = provider.dead_ends(name)
             if dead:
@@ -332,14 +332,6 @@ def resolve(
         requirements={k: tuple(v) for k, v in edges.items()},
         unknown_extras=unknown_extras,
     )
-
-
-def _project_of_parent(parent: str) -> NormalizedName | None:
-    """``"uvicorn[standard] 0.13.4"`` -> ``uvicorn``; ``None`` for a requirements file."""
-    name, _, version = parent.partition(" ")
-    if not version:
-        return None
-    return canonicalize_name(name.partition("[")[0])
 
 
 def _root_requirements(
