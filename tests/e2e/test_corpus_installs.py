@@ -11,8 +11,7 @@ sees as installed changes. A failure quotes the command and its whole output.
 
 The sets of :data:`SETS` plan in the default mode. Those of :data:`FALLBACK_SETS` stop with
 an explanation in the default mode (the system's versions refuse their requirements); they are
-installed with every fallback on (``--native-fallback wheel --allow-build``), as a user who read
-that explanation would. One copy of the root serves the whole module,
+installed with ``--native-fallback wheel``, as a user who read that explanation would. One copy of the root serves the whole module,
 each set in a venv of its own, in the order of :data:`SETS`: the largest set first, from the
 fresh root, and the later ones find some of their system packages already installed, as on a
 user's machine. The index is pip's default inside the root (no host is named here). Skips
@@ -57,14 +56,14 @@ SETS = (
     "web_pure",
 )
 #: The sets whose requirements the system's versions refuse (the default mode explains why):
-#: installed with every fallback on, ``--native-fallback wheel --allow-build``.
+#: installed with the wheel fallback, ``--native-fallback wheel`` (none needs a build).
 FALLBACK_SETS = (
     "async_web_api",
     "geo_vector",
     "plotting_old_matplotlib_user",
     "teaching_pinned_2024",
 )
-FALLBACK_OPTIONS = ("--native-fallback", "wheel", "--allow-build")
+FALLBACK_OPTIONS = ("--native-fallback", "wheel")
 
 #: The import name of every top-level requirement of :data:`SETS`, by canonical project
 #: name. A set that gains a requirement needs its entry here (the test says which).
