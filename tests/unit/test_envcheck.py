@@ -186,8 +186,6 @@ def test_the_distributions_own_gaps_are_told_apart_from_the_runs() -> None:
         Unmet(canonicalize_name("gensim"), "smart-open<2", Version("7.0")),
         Unmet(canonicalize_name("app"), "missing", None),
     ]
-    ours, theirs = distro_gaps(
-        problems, env, ["dist-packages/"], [canonicalize_name("smart-open")]
-    )
+    ours, theirs = distro_gaps(problems, env, ["dist-packages/"], [canonicalize_name("smart-open")])
     assert [u.dist for u in theirs] == ["azure-ai-ml", "pynacl"]
     assert [u.dist for u in ours] == ["gensim", "app"]
