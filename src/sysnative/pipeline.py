@@ -63,7 +63,7 @@ from sysnative.route import (
     fallback,
     system_conflict_hint,
 )
-from sysnative.sysversion import registered_by_data, system_version
+from sysnative.sysversion import may_be_placeholder, registered_by_data, system_version
 
 logger = logging.getLogger(__name__)
 
@@ -354,7 +354,17 @@ def _installed_system(
             continue
         entry = mapping.lookup(name)
         found[name] = (dist.version, entry.packages[0] if entry and entry.packages else "")
-    packages = sorted({package for _, package in found.values() if package})
+    # The package manager's version changes the answer only for a marker, for a package
+    # the mapping has version data for, or for a registered version shaped like a
+    # placeholder: ask for those (usually none), in one query; the others plan as they
+    # register (their distro versions are asked later, with the plan's other questions).
+    packages = sorted(
+        {
+            package
+            for name, (registered, package) in found.items()
+            if package and _version_in_doubt(name, registered, markers, mapping)
+        }
+    )
     if packages:
         _remember(state, provider.query(packages))
     out = {}
@@ -380,6 +390,17 @@ def _installed_system(
             requested=False,
         )
     return out
+
+
+def _version_in_doubt(
+    name: NormalizedName, registered: Version, markers: set[NormalizedName], mapping: MappingTable
+) -> bool:
+    entry = mapping.lookup(name)
+    return (
+        name in markers
+        or (entry is not None and entry.registers_version is not None)
+        or may_be_placeholder(registered)
+    )
 
 
 def _planned_version(

@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 
 from sysnative.mapping import MappingEntry
 
-__all__ = ["is_placeholder", "registered_by_data", "system_version"]
+__all__ = ["is_placeholder", "may_be_placeholder", "registered_by_data", "system_version"]
 
 
 def is_placeholder(registered: Version, distro: Version) -> bool:
@@ -48,6 +48,14 @@ def is_placeholder(registered: Version, distro: Version) -> bool:
         distro.is_prerelease
     )
     return zeros or unreleased
+
+
+def may_be_placeholder(registered: Version) -> bool:
+    """Whether ``registered`` has the shape of a placeholder (all zeros, a pre-release or a
+    local label): only then can the package's own version change the answer, so only then
+    is the package manager asked for it."""
+    zeros = all(part == 0 for part in registered.release)
+    return zeros or registered.is_prerelease or registered.local is not None
 
 
 def registered_by_data(

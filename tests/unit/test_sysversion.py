@@ -7,7 +7,12 @@ from packaging.version import Version
 
 from sysnative.mapping import loads
 from sysnative.providers.debversion import debian_to_pep440
-from sysnative.sysversion import is_placeholder, registered_by_data, system_version
+from sysnative.sysversion import (
+    is_placeholder,
+    may_be_placeholder,
+    registered_by_data,
+    system_version,
+)
 
 TABLE = loads(
     """{"name": "debian", "mappings": [
@@ -74,3 +79,14 @@ def test_registers_for_needs_registers_version() -> None:
             '"extra_metadata": {"registers_for": "1.0-1"}}]}',
             origin="bad.mapping.json",
         )
+
+
+@pytest.mark.parametrize(
+    ("registered", "doubt"),
+    [("0.0.0", True), ("1.13.0a0+gitunknown", True), ("2.0rc1", True), ("1.2.3+git1", True),
+     ("2022.10.31", False), ("6.0", False)],
+)  # fmt: skip
+def test_only_placeholder_shapes_are_in_doubt(registered: str, doubt: bool) -> None:
+    """Only these make the planner ask the package manager for an installed package's
+    version before the first resolution."""
+    assert may_be_placeholder(Version(registered)) is doubt
