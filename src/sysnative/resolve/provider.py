@@ -227,20 +227,11 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
             if candidate.extras:
                 deps.extend(self._extra_requirements(candidate, parent))
         elif candidate.has_wheel:
-            wheel = next(f for f in candidate.files if f.kind is FileKind.WHEEL)
-            metadata = self._index.get_metadata(wheel)
-            if metadata.requires_python is not None and str(metadata.requires_python):
-                deps.append(
-                    Req(
-                        PYTHON,
-                        metadata.requires_python,
-                        parent=parent,
-                        text=f"Requires-Python {metadata.requires_python}",
-                    )
-                )
-            deps.extend(self._requirements(metadata.requires_dist, candidate.extras, parent))
+            deps.extend(self._file_requirements(candidate, FileKind.WHEEL, parent))
         elif candidate.files and self._allow_build:
-            deps.extend(self._sdist_requirements(candidate, parent))
+            # The index client prepares an sdist's metadata (pip runs its build backend, see
+            # sysnative.sdists) and caches it by the sdist's hash.
+            deps.extend(self._file_requirements(candidate, FileKind.SDIST, parent))
         # Without --allow-build, a candidate without a wheel has no file and no metadata: it
         # is native, and the system's package brings its dependencies.
         return deps
@@ -354,14 +345,11 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _sdist_requirements(self, candidate: Candidate, parent: str) -> list[Req]:
-        """Requires-Python and Requires-Dist of a release built from its sdist.
-
-        The index client prepares the metadata (pip runs the sdist's build backend, see
-        :mod:`sysnative.sdists`) and caches it by the sdist's hash.
-        """
-        sdist = next(f for f in candidate.files if f.kind is FileKind.SDIST)
-        metadata = self._index.get_metadata(sdist)
+    def _file_requirements(self, candidate: Candidate, kind: FileKind, parent: str) -> list[Req]:
+        """Requires-Python and Requires-Dist of ``candidate``, from the metadata of its first
+        file of ``kind``."""
+        file = next(f for f in candidate.files if f.kind is kind)
+        metadata = self._index.get_metadata(file)
         deps: list[Req] = []
         if metadata.requires_python is not None and str(metadata.requires_python):
             deps.append(
