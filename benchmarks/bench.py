@@ -145,8 +145,9 @@ def run_bounded(
     return Outcome(elapsed, code, "" if code == 0 else first_error_line(stderr))
 
 
-def _sysnative(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
-    argv = [
+def dry_run_argv(req_file: Path, *extra: str) -> list[str]:
+    """``sysnative install --system-native --dry-run -q -r SET``, then ``extra``."""
+    return [
         sys.executable,
         "-m",
         "sysnative",
@@ -156,8 +157,12 @@ def _sysnative(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
         "-q",
         "-r",
         str(req_file),
+        *extra,
     ]
-    return argv, {"SYSNATIVE_CACHE_DIR": cache}
+
+
+def _sysnative(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
+    return dry_run_argv(req_file), {"SYSNATIVE_CACHE_DIR": cache}
 
 
 def _pip(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import Outcome, add_set_arguments, run_bounded, selected_sets
+from bench import Outcome, add_set_arguments, dry_run_argv, run_bounded, selected_sets
 
 
 @dataclass(frozen=True)
@@ -59,23 +59,6 @@ class SetTally:
     @property
     def natives(self) -> int:
         return self.system + len(self.misses)
-
-
-def _argv(req_file: Path, report: Path, extra: Sequence[str]) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "sysnative",
-        "install",
-        "--system-native",
-        "--dry-run",
-        "-q",
-        "--report",
-        str(report),
-        "-r",
-        str(req_file),
-        *extra,
-    ]
 
 
 def _is_native_wheel(row: dict[str, Any]) -> bool:
@@ -113,7 +96,7 @@ def plan_set(req_file: Path, extra: Sequence[str], timeout: float) -> SetTally:
     """Plan one set with a JSON report and count its natives."""
     with tempfile.TemporaryDirectory(prefix="sysnative-share-") as tmp:
         report = Path(tmp) / "report.json"
-        outcome = run_bounded(_argv(req_file, report, extra), {}, timeout)
+        outcome = run_bounded(dry_run_argv(req_file, "--report", str(report), *extra), {}, timeout)
         if not outcome.ok:
             return _failure(req_file.stem, outcome)
         if not report.is_file():

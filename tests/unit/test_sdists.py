@@ -89,7 +89,7 @@ def test_metadata_from_report_refuses_what_is_no_single_report(text: str, why: s
 
 def test_pip_index_options_mirror_the_index_configuration() -> None:
     config = IndexConfig(
-        index_url="https://user:secret@mirror.example/simple",
+        index_url="https://user:secret@127.0.0.1:9/simple",
         extra_index_urls=("http://127.0.0.1:8080/simple",),
         find_links=("/srv/wheels",),
         timeout=30.0,
@@ -98,7 +98,7 @@ def test_pip_index_options_mirror_the_index_configuration() -> None:
 
     assert pip_index_options(config) == [
         "--index-url",
-        "https://user:secret@mirror.example/simple",
+        "https://user:secret@127.0.0.1:9/simple",
         "--extra-index-url",
         "http://127.0.0.1:8080/simple",
         "--find-links",
@@ -113,7 +113,7 @@ def test_pip_index_options_mirror_the_index_configuration() -> None:
 
 
 def test_pip_index_options_without_an_index() -> None:
-    config = IndexConfig(index_url="https://mirror.example/simple", no_index=True)
+    config = IndexConfig(index_url="https://127.0.0.1:9/simple", no_index=True)
 
     assert pip_index_options(config)[:1] == ["--no-index"]
     assert "--index-url" not in pip_index_options(config)
