@@ -14,7 +14,7 @@ native projects people actually install that it knows.
   platform-specific wheels and/or an sdist. That is exactly the set sysnative routes to the
   system package manager rather than installing a pure wheel.
 * Each project's simple-index page is fetched once from the main index pip is configured
-  with (``sysnative.pipconfig.load_index_config``; extra indexes and find-links, which are
+  with (``sysnative.index.pipconfig.load_index_config``; extra indexes and find-links, which are
   machine-local mirrors, are ignored), with sysnative's own client and at most 8 requests
   at a time.
 
@@ -201,9 +201,9 @@ def render(document: dict[str, Any]) -> str:
 def fetch_verdicts(names: Sequence[NormalizedName]) -> dict[NormalizedName, Verdict]:
     """Classify every project from its page on pip's configured main index."""
     from sysnative.errors import ProjectNotFound
-    from sysnative.index import SimpleIndexClient
+    from sysnative.index.client import SimpleIndexClient
+    from sysnative.index.pipconfig import load_index_config
     from sysnative.models import FileKind, IndexFile
-    from sysnative.pipconfig import load_index_config
 
     config = load_index_config()
     main_only = dataclasses.replace(config, extra_index_urls=(), find_links=())

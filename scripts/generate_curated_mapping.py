@@ -403,7 +403,7 @@ def validate_with_loader(text: str, ecosystem: str, origin: str) -> str | None:
     """
     try:
         from sysnative.errors import MappingError
-        from sysnative.mapping import loads
+        from sysnative.mapping.parse import loads
     except ImportError:  # generator run outside the dev environment
         return None
     try:

@@ -471,7 +471,7 @@ def validate(text: str, origin: str) -> None:
     """Load the result with sysnative's own loader, so a bad file is never written."""
     try:
         from sysnative.errors import MappingError
-        from sysnative.mapping import loads
+        from sysnative.mapping.parse import loads
     except ImportError:  # generator run outside the dev environment: skip the self-check
         return
     try:

@@ -342,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from sysnative.errors import MappingError
-    from sysnative.mapping import load_file
+    from sysnative.mapping.files import load_file
 
     try:
         projects = load_top(args.top)

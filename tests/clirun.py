@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sysnative.environment import probe
+from sysnative.probe import probe
 
 __all__ = ["Result", "assert_clean_error", "platform_tag"]
 

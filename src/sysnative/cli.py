@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sysnative import __version__, cachecmd, lockcmd
-from sysnative.cliargs import (
+from sysnative import __version__
+from sysnative.commands import cache, lock
+from sysnative.commands.options import (
     add_planning_arguments,
     add_provider_argument,
     effective_config,
@@ -25,12 +26,12 @@ from sysnative.cliargs import (
 from sysnative.errors import SysnativeError
 
 if TYPE_CHECKING:
-    from sysnative import execute
     from sysnative.config import Config
-    from sysnative.environment import TargetEnvironment
+    from sysnative.install import execute
     from sysnative.models import Plan
-    from sysnative.planning import PlanRequest, SystemSide
-    from sysnative.providers.base import SystemQuery
+    from sysnative.protocols import SystemQuery
+    from sysnative.session import PlanRequest, SystemSide
+    from sysnative.target import TargetEnvironment
 
 logger = logging.getLogger("sysnative")
 
@@ -86,10 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_venv_parser(sub)
     _add_doctor_parser(sub)
-    lockcmd.add_parsers(sub)
+    lock.add_parsers(sub)
     _add_map_parser(sub)
     _add_config_parser(sub)
-    cachecmd.add_parser(sub)
+    cache.add_parser(sub)
     return parser
 
 
@@ -136,15 +137,15 @@ def _dispatch(args: argparse.Namespace, verbose: int) -> int:
         if args.command == "doctor":
             return _doctor(args)
         if args.command in ("lock", "export"):
-            return lockcmd.run(args, verbose)
+            return lock.run(args, verbose)
         if args.command == "map":
             return _map(args)
         if args.command == "config":
             return _config(args)
         if args.command == "cache":
-            return cachecmd.run(args)
+            return cache.run(args)
         if args.lock:
-            return lockcmd.install_from_lock(args, verbose)
+            return lock.install_from_lock(args, verbose)
         return _install(args, verbose)
     except SysnativeError as exc:
         _print_error(exc, verbose)
@@ -219,8 +220,8 @@ def _install(args: argparse.Namespace, verbose: int) -> int:
     from packaging.requirements import Requirement
 
     from sysnative.errors import TrialImportError
-    from sysnative.requirements import UserRequirement
-    from sysnative.trialimport import ImportFailure
+    from sysnative.install.trialimport import ImportFailure
+    from sysnative.models import UserRequirement
 
     config = effective_config(args)
     request, system = start_planning(args, config)
@@ -283,8 +284,8 @@ def _install_once(
     request: PlanRequest,
     system: SystemSide | None,
 ) -> int:
-    from sysnative import report
-    from sysnative.planning import planning_session
+    from sysnative.commands import report
+    from sysnative.session import planning_session
 
     with planning_session(request, system=system) as session:
         plan, target, provider = session.plan, session.target, session.provider
@@ -298,7 +299,7 @@ def _install_once(
                 print(f"note: {note}")
         if args.dry_run:
             # A real install refuses this in execute(); a dry run says so too (exit 1).
-            from sysnative import selfguard
+            from sysnative.install import selfguard
 
             selfguard.refuse_self_changes(
                 plan,
@@ -313,8 +314,9 @@ def _install_once(
                     print(f"note: {unchecked}")
                 print(report.summary(plan) + report.dry_run_suffix(plan))
             return 0
-        from sysnative import environment, execute
-        from sysnative.staging import TerminalProgress, notify_stderr
+        from sysnative import probe
+        from sysnative.install import execute
+        from sysnative.install.staging import TerminalProgress, notify_stderr
 
         result = execute.execute(
             plan,
@@ -331,7 +333,7 @@ def _install_once(
             ),
             progress=TerminalProgress.for_stream(sys.stderr, quiet=verbose < 0),
             notify=None if verbose < 0 else notify_stderr,
-            probe=environment.probe,
+            probe=probe.probe,
             builder=session.builder,
         )
     # With ``--report -`` stdout carries the JSON alone: the summary goes to stderr.
@@ -480,19 +482,20 @@ def _add_doctor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 def _venv(args: argparse.Namespace) -> int:
     import shlex
 
-    from sysnative import checks, environment
+    from sysnative import probe
+    from sysnative.checks import preflight
+    from sysnative.commands.venv import activation_lines, create_venv
     from sysnative.errors import TargetRefused
     from sysnative.providers import select_provider
-    from sysnative.venvtool import activation_lines, create_venv
 
     config = effective_config(args)
     provider = select_provider(config.provider, options=config.all_provider_options)
     interpreter = provider.interpreter()
     created = create_venv(args.path, interpreter, clear=args.clear)
-    made = environment.probe(str(created.python))
-    problems = checks.check_target(
+    made = probe.probe(str(created.python))
+    problems = preflight.check_target(
         made,
-        environment.probe(interpreter),
+        probe.probe(interpreter),
         provider.site_dirs(),
         break_system_packages=False,
     )
@@ -514,7 +517,7 @@ def _venv(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     import json
 
-    from sysnative import doctor
+    from sysnative.commands import doctor
 
     config = effective_config(args)
     diagnosis = doctor.diagnose(
@@ -577,8 +580,9 @@ def _add_config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 def _map(args: argparse.Namespace) -> int:
     import json
 
-    from sysnative import mapping, mapview
+    from sysnative.commands import map
     from sysnative.errors import ProviderError, UsageError
+    from sysnative.mapping import files as mapping
     from sysnative.providers import select_provider
 
     if args.check:
@@ -594,8 +598,8 @@ def _map(args: argparse.Namespace) -> int:
     config = effective_config(args)
     provider = None
     ecosystem = args.ecosystem
-    if ecosystem is None or ecosystem in mapview.ECOSYSTEM_PROVIDERS:
-        name = mapview.ECOSYSTEM_PROVIDERS[ecosystem] if ecosystem else config.provider
+    if ecosystem is None or ecosystem in map.ECOSYSTEM_PROVIDERS:
+        name = map.ECOSYSTEM_PROVIDERS[ecosystem] if ecosystem else config.provider
         try:
             provider = select_provider(name, options=config.all_provider_options)
         except ProviderError as exc:
@@ -617,11 +621,11 @@ def _map(args: argparse.Namespace) -> int:
         user_files=config.user_mapping_files,
         project_dir=Path.cwd(),
     )
-    rows = mapview.describe(args.names, table, provider)
+    rows = map.describe(args.names, table, provider)
     if args.json:
-        print(json.dumps(mapview.to_json(rows), indent=2))
+        print(json.dumps(map.to_json(rows), indent=2))
     else:
-        print(mapview.render_text(rows))
+        print(map.render_text(rows))
     return 0
 
 

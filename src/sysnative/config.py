@@ -94,7 +94,7 @@ class Config:
     settings: Mapping[str, Setting]
     #: The config files that were read, lowest layer first.
     files: tuple[Path, ...] = ()
-    #: Mapping files per layer (``site``/``user``), for :func:`sysnative.mapping.load_layers`.
+    #: Mapping files per layer (``site``/``user``), for :func:`sysnative.mapping.files.load_layers`.
     site_mapping_files: tuple[str, ...] = ()
     user_mapping_files: tuple[str, ...] = ()
 

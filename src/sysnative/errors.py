@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sysnative.checks import Problem
-    from sysnative.selfguard import SelfConflict
+    from sysnative.checks.preflight import Problem
+    from sysnative.install.selfguard import SelfConflict
 
 
 class SysnativeError(Exception):
@@ -265,7 +265,7 @@ class WheelStepError(SysnativeError):
 
 class SelfChangeRefused(SysnativeError):
     """The plan would change a distribution the running sysnative needs, in a directory it
-    loads it from (see :mod:`sysnative.selfguard`); nothing was changed.
+    loads it from (see :mod:`sysnative.install.selfguard`); nothing was changed.
 
     ``conflicts`` holds each offending change with the requirement it breaks and where.
     """
@@ -303,5 +303,5 @@ class TrialImportError(SysnativeError):
         self, message: str, hint: str | None = None, *, failures: tuple[object, ...] = ()
     ) -> None:
         super().__init__(message, hint)
-        #: The :class:`sysnative.trialimport.ImportFailure` values.
+        #: The :class:`sysnative.install.trialimport.ImportFailure` values.
         self.failures = failures

@@ -169,3 +169,39 @@ class Plan:
     @property
     def pypi(self) -> tuple[PlannedPackage, ...]:
         return tuple(p for p in self.packages if p.route is Route.PYPI)
+
+
+@dataclass(frozen=True)
+class UserRequirement:
+    """A requirement as the user wrote it, with where it was written."""
+
+    requirement: Requirement
+    source: str
+    #: ``--hash`` values given on the line (``sha256:...``), kept for later verification.
+    hashes: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return str(self.requirement)
+
+
+@dataclass(frozen=True)
+class RequirementSet:
+    requirements: tuple[UserRequirement, ...] = ()
+    constraints: tuple[UserRequirement, ...] = ()
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+
+    def merged(self, other: RequirementSet) -> RequirementSet:
+        return RequirementSet(
+            self.requirements + other.requirements,
+            self.constraints + other.constraints,
+            other.index_url or self.index_url,
+            self.extra_index_urls + other.extra_index_urls,
+            self.find_links + other.find_links,
+        )
+
+
+#: The ``INSTALLER`` of the stand-in ``.dist-info`` sysnative writes for a system package
+#: (:mod:`sysnative.install.standins`); also how sysnative recognises its own stand-ins.
+STANDIN_INSTALLER = "sysnative"

@@ -13,12 +13,12 @@ import os
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from sysnative.errors import RequirementsError
+from sysnative.models import RequirementSet, UserRequirement
 
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -26,37 +26,6 @@ _COMMENT = re.compile(r"(^|\s+)#.*$")
 # ignored, as pip ignores per-file options it does not apply globally.
 _IGNORED_VALUE_OPTIONS = frozenset({"--trusted-host", "--use-feature", "--config-settings"})
 _IGNORED_FLAGS = frozenset({"--pre", "--prefer-binary", "--no-index", "--require-hashes"})
-
-
-@dataclass(frozen=True)
-class UserRequirement:
-    """A requirement as the user wrote it, with where it was written."""
-
-    requirement: Requirement
-    source: str
-    #: ``--hash`` values given on the line (``sha256:...``), kept for later verification.
-    hashes: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        return str(self.requirement)
-
-
-@dataclass(frozen=True)
-class RequirementSet:
-    requirements: tuple[UserRequirement, ...] = ()
-    constraints: tuple[UserRequirement, ...] = ()
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-
-    def merged(self, other: RequirementSet) -> RequirementSet:
-        return RequirementSet(
-            self.requirements + other.requirements,
-            self.constraints + other.constraints,
-            other.index_url or self.index_url,
-            self.extra_index_urls + other.extra_index_urls,
-            self.find_links + other.find_links,
-        )
 
 
 def parse_requirement(text: str, source: str) -> UserRequirement:

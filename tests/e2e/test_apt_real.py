@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sysnative.providers.apt import AptProvider
+from sysnative.providers.apt.provider import AptProvider
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from packaging.version import Version
 
-from sysnative.providers.apt import INTERPRETER
-from sysnative.providers.debversion import debian_to_pep440
+from sysnative.providers.apt.provider import INTERPRETER
+from sysnative.providers.apt.version import debian_to_pep440
 
 if TYPE_CHECKING:
     from debroot import DebRoot

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from sysnative.providers.apt import SITE_DIRS
+from sysnative.providers.apt.provider import SITE_DIRS
 
 if TYPE_CHECKING:
     from debroot import DebRoot

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sysnative.providers.apt import INTERPRETER
+from sysnative.providers.apt.provider import INTERPRETER
 from sysnative.tomlcompat import loads_toml
 
 if TYPE_CHECKING:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-import sysnative.providers.apt as apt_module
+import sysnative.providers.apt.provider as apt_module
 from aptrepo import LocalAptRepo, local_apt_repo  # noqa: F401
 from sysnative.errors import ProviderError, SysnativeError
 from sysnative.models import ClosureItem
-from sysnative.providers.aptsession import HELPER, AptSession
+from sysnative.providers.apt.session import HELPER, AptSession
 
 pytestmark = pytest.mark.apt
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-import sysnative.providers.apt as apt_module
+import sysnative.providers.apt.provider as apt_module
 from aptrepo import (  # noqa: F401
     HostDpkg,
     HostWatch,
@@ -40,7 +40,7 @@ from sysnative.errors import (
     SystemStepError,
 )
 from sysnative.models import ClosureItem
-from sysnative.providers.base import Privileges, Provider
+from sysnative.protocols import Privileges, Provider
 from sysnative.runner import Completed
 from sysnative.runner import run as real_run
 
@@ -336,7 +336,7 @@ def test_missing_apt_is_unavailable(world: LocalAptRepo, tmp_path: Path) -> None
 
 _CHECK_AS_CHILD = """
 import dataclasses, json, sys
-from sysnative.providers.apt import AptProvider
+from sysnative.providers.apt.provider import AptProvider
 env = json.loads(sys.argv[1])
 print(json.dumps(dataclasses.asdict(AptProvider(env=env).check_privileges())))
 """

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-import sysnative.providers.apt as apt_module
+import sysnative.providers.apt.provider as apt_module
 from aptrepo import LocalAptRepo, local_apt_repo  # noqa: F401
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem
-from sysnative.providers.base import Provider
+from sysnative.protocols import Provider
 from sysnative.runner import Completed
 from sysnative.runner import run as real_run
 

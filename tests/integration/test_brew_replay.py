@@ -24,8 +24,8 @@ from packaging.version import Version
 
 from sysnative.errors import PrivilegeError, ProviderError, SystemStepError
 from sysnative.models import ClosureItem, SystemPackage
-from sysnative.providers.base import Privileges
-from sysnative.providers.brew import BrewProvider, Formula
+from sysnative.protocols import Privileges
+from sysnative.providers.brew.provider import BrewProvider, Formula
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "brew"
 

@@ -39,7 +39,7 @@ from aptrepo import LocalAptRepo, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
 from fakeindex import BACKEND_LOG, FakeIndex, build_wheel
 from sysnative.cli import main
-from sysnative.environment import probe
+from sysnative.probe import probe
 
 pytestmark = pytest.mark.apt
 

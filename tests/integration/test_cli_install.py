@@ -42,7 +42,7 @@ from aptrepo import HostWatch, LocalAptRepo, assert_unchanged, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
 from fakeindex import BACKEND_LOG, FakeIndex
 from sysnative.cli import main
-from sysnative.providers.apt import INTERPRETER, SITE_DIRS
+from sysnative.providers.apt.provider import INTERPRETER, SITE_DIRS
 
 pytestmark = [
     pytest.mark.apt,

@@ -32,10 +32,10 @@ from pytest_httpserver import HTTPServer
 from aptrepo import HostWatch, LocalAptRepo, assert_unchanged, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
 from fakeindex import BACKEND_LOG, FakeIndex
-from sysnative import lockfile
 from sysnative.cli import main
-from sysnative.environment import probe
-from sysnative.providers.apt import INTERPRETER
+from sysnative.lock import lockfile
+from sysnative.probe import probe
+from sysnative.providers.apt.provider import INTERPRETER
 from sysnative.tomlcompat import loads_toml
 
 pytestmark = [

@@ -35,9 +35,9 @@ from pytest_httpserver import HTTPServer
 from aptrepo import LocalAptRepo, missing_tools
 from clirun import Result, assert_clean_error
 from fakeindex import FakeIndex
-from sysnative import selfguard
 from sysnative.cli import main
-from sysnative.environment import probe
+from sysnative.install import selfguard
+from sysnative.probe import probe
 
 pytestmark = pytest.mark.apt
 

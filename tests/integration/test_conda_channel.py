@@ -25,13 +25,13 @@ from typing import Any
 import pytest
 
 from sysnative.models import ClosureItem
-from sysnative.providers.conda import (
+from sysnative.providers.conda.provider import (
     CondaProvider,
     install_specs,
     parse_conda_meta_filename,
     parse_repodata_json,
 )
-from sysnative.providers.condaversion import conda_to_pep440
+from sysnative.providers.conda.version import conda_to_pep440
 
 rattler = pytest.importorskip("rattler")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import sysnative.providers.dnf as dnf_module
+import sysnative.providers.dnf.provider as dnf_module
 from rpmrepo import (
     FAILING_POST,
     FAILING_PRE,
@@ -29,7 +29,7 @@ from rpmrepo import (
 )
 from sysnative.errors import PrivilegeError, ProviderError, ProviderUnavailable, SystemStepError
 from sysnative.models import ClosureItem
-from sysnative.providers.base import Privileges, Provider
+from sysnative.protocols import Privileges, Provider
 from sysnative.runner import Completed
 from sysnative.runner import run as real_run
 

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-import sysnative.providers.dnf as dnf_module
+import sysnative.providers.dnf.provider as dnf_module
 from rpmrepo import LocalRpmRepo, RpmWorld, require_rpm_tools
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem, SystemPackage
-from sysnative.providers.base import Provider
+from sysnative.protocols import Provider
 from sysnative.runner import Completed
 from sysnative.runner import run as real_run
 
@@ -258,7 +258,7 @@ def _let_others_in(path: Path, top: Path) -> None:
 
 _AS_CHILD = """
 import dataclasses, json, sys
-from sysnative.providers.dnf import DnfProvider
+from sysnative.providers.dnf.provider import DnfProvider
 options = json.loads(sys.argv[1])
 p = DnfProvider(options=options)
 print(json.dumps({

@@ -17,10 +17,10 @@ from packaging.version import Version
 from fakeindex import FakeIndex, build_sdist, build_wheel
 from sysnative.cache import Cache
 from sysnative.errors import HashMismatch, IndexFailure, ProjectNotFound
-from sysnative.http import HttpClient
-from sysnative.index import TAIL_BYTES, MetadataUnavailable, SimpleIndexClient
+from sysnative.index.client import TAIL_BYTES, MetadataUnavailable, SimpleIndexClient
+from sysnative.index.http import HttpClient
+from sysnative.index.pipconfig import IndexConfig
 from sysnative.models import FileKind
-from sysnative.pipconfig import IndexConfig
 
 
 def _name(text: str) -> NormalizedName:

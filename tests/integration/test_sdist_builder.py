@@ -21,13 +21,14 @@ from packaging.version import Version
 
 from fakeindex import BACKEND_LOG, FakeIndex
 from sysnative.cache import Cache
-from sysnative.environment import TargetEnvironment, probe
 from sysnative.errors import BuildError
-from sysnative.http import HttpClient
+from sysnative.index.http import HttpClient
+from sysnative.index.pipconfig import IndexConfig
+from sysnative.install.sdists import SdistBuilder
+from sysnative.install.staging import stage
 from sysnative.models import FileKind, IndexFile
-from sysnative.pipconfig import IndexConfig
-from sysnative.sdists import SdistBuilder
-from sysnative.staging import stage
+from sysnative.probe import probe
+from sysnative.target import TargetEnvironment
 
 HELPER = "zz-build-helper"
 

@@ -12,11 +12,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from fakeindex import FakeIndex, build_wheel
 from sysnative.cache import Cache
 from sysnative.errors import HashMismatch, IndexFailure
-from sysnative.http import HttpClient
-from sysnative.index import SimpleIndexClient, make_index_file
+from sysnative.index.client import SimpleIndexClient, make_index_file
+from sysnative.index.http import HttpClient
+from sysnative.index.pipconfig import IndexConfig
+from sysnative.install.staging import StagedWheel, TerminalProgress, cache_path, stage
 from sysnative.models import IndexFile
-from sysnative.pipconfig import IndexConfig
-from sysnative.staging import StagedWheel, TerminalProgress, cache_path, stage
 
 
 def _name(text: str) -> NormalizedName:

@@ -26,8 +26,8 @@ import pytest
 from packaging.markers import default_environment
 from packaging.tags import sys_tags
 
-from sysnative.environment import probe
 from sysnative.errors import EnvironmentProbeError
+from sysnative.probe import probe
 
 SCRIPT = Path(__file__).resolve().parents[2] / "src" / "sysnative" / "probe_script.py"
 

@@ -23,12 +23,11 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sysnative.checks import SITE_DIR_NOT_SEEN, check_target
+from sysnative.checks.preflight import SITE_DIR_NOT_SEEN, check_target
 from sysnative.cli import main
-from sysnative.environment import probe
+from sysnative.commands.venv import explain_venv_failure
 from sysnative.errors import TargetRefused
-from sysnative.mapping import load_builtin
-from sysnative.markerdist import (
+from sysnative.install.standins import (
     INSTALLER,
     MarkerDist,
     marker_location,
@@ -36,10 +35,11 @@ from sysnative.markerdist import (
     remove_markers,
     write_markers,
 )
+from sysnative.mapping.files import load_builtin
 from sysnative.models import PlannedPackage, Route
-from sysnative.providers.apt import AptProvider
+from sysnative.probe import probe
+from sysnative.providers.apt.provider import AptProvider
 from sysnative.runner import Completed, run
-from sysnative.venvtool import explain_venv_failure
 
 
 def _usable_provider() -> AptProvider | None:

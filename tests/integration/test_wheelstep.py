@@ -25,10 +25,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from fakeindex import build_wheel
-from sysnative.environment import TargetEnvironment, probe
 from sysnative.errors import WheelStepError
-from sysnative.staging import StagedWheel
-from sysnative.wheelstep import find_pip, install_wheels
+from sysnative.install.staging import StagedWheel
+from sysnative.install.wheels import find_pip, install_wheels
+from sysnative.probe import probe
+from sysnative.target import TargetEnvironment
 
 GOOD = ("aaa", "zzz")
 
@@ -276,10 +277,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sysnative.environment import probe
+from sysnative.probe import probe
 from sysnative.errors import WheelStepError
-from sysnative.staging import StagedWheel
-from sysnative.wheelstep import install_wheels
+from sysnative.install.staging import StagedWheel
+from sysnative.install.wheels import install_wheels
 
 args = json.loads(Path(sys.argv[1]).read_text())
 wheels = [

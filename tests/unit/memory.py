@@ -15,12 +15,12 @@ from packaging.tags import parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from sysnative.environment import TargetEnvironment
 from sysnative.errors import ProjectNotFound, ProviderError
 from sysnative.models import ClosureItem, CoreMetadata, FileKind, IndexFile, SystemPackage
-from sysnative.providers.base import Privileges
-from sysnative.providers.debversion import debian_to_pep440
-from sysnative.route import Fallback, RoutePolicy
+from sysnative.plan.route import Fallback, RoutePolicy
+from sysnative.protocols import Privileges
+from sysnative.providers.apt.version import debian_to_pep440
+from sysnative.target import TargetEnvironment
 
 TARGET_TAGS = [
     "cp311-cp311-manylinux_2_17_x86_64",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sysnative.providers.apt import AptProvider
+from sysnative.providers.apt.provider import AptProvider
 
 
 def test_settings_without_a_cache_dir() -> None:

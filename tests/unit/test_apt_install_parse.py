@@ -16,7 +16,8 @@ import pytest
 
 from sysnative.errors import ProviderError
 from sysnative.models import ClosureItem
-from sysnative.providers.apt import (
+from sysnative.protocols import Privileges
+from sysnative.providers.apt.provider import (
     DPKG_STATE_FORMAT,
     AptProvider,
     LockHolder,
@@ -29,7 +30,6 @@ from sysnative.providers.apt import (
     validate_install_packages,
     validate_version,
 )
-from sysnative.providers.base import Privileges
 
 # -- versions ----------------------------------------------------------------------------------
 

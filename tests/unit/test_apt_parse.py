@@ -8,7 +8,7 @@ import pytest
 
 from sysnative.errors import ProviderError
 from sysnative.models import ClosureItem, SystemPackage
-from sysnative.providers.apt import (
+from sysnative.providers.apt.provider import (
     parse_apt_errors,
     parse_dpkg_query,
     parse_policy,

@@ -14,8 +14,8 @@ from packaging.version import Version
 
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem
-from sysnative.providers.base import Privileges
-from sysnative.providers.brew import (
+from sysnative.protocols import Privileges
+from sysnative.providers.brew.provider import (
     BrewProvider,
     DryRunPlan,
     Formula,

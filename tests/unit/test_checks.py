@@ -1,4 +1,4 @@
-"""The target checks (sysnative.checks) on hand-built TargetEnvironment values.
+"""The target checks (sysnative.checks.preflight) on hand-built TargetEnvironment values.
 
 The provider's interpreter and site dir are deliberately not Debian's, so a fix that names a
 hard-coded ``python3`` instead of the provider's interpreter fails these tests.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sysnative.checks import (
+from sysnative.checks.preflight import (
     CHECKS,
     EXTERNALLY_MANAGED,
     PYTHON_VERSION,
@@ -16,8 +16,8 @@ from sysnative.checks import (
     Problem,
     check_target,
 )
-from sysnative.environment import TargetEnvironment
 from sysnative.errors import SysnativeError, TargetRefused
+from sysnative.target import TargetEnvironment
 
 SYSTEM_PYTHON = "/distro/bin/python3"
 SITE_DIRS = ("/distro/lib/python3/dist-packages",)

@@ -14,8 +14,8 @@ from packaging.version import Version
 
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem
-from sysnative.providers.base import Privileges
-from sysnative.providers.conda import (
+from sysnative.protocols import Privileges
+from sysnative.providers.conda.provider import (
     CondaProvider,
     CondaRecord,
     Transaction,
@@ -37,7 +37,7 @@ from sysnative.providers.conda import (
     validate_install_packages,
     validate_package_names,
 )
-from sysnative.providers.condaversion import (
+from sysnative.providers.conda.version import (
     conda_to_pep440,
     join_version_build,
     split_version_build,

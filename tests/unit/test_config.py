@@ -183,7 +183,7 @@ def test_allow_build_is_off_by_default_and_set_by_every_layer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from sysnative.cli import _parser
-    from sysnative.cliargs import effective_config, plan_request
+    from sysnative.commands.options import effective_config, plan_request
 
     assert config.load().allow_build is False
     site_file("allow-build = true\n")

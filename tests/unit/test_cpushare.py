@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sysnative.cpushare import reserve_cpu
+from sysnative.session.cpushare import reserve_cpu
 
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
@@ -109,7 +109,7 @@ def test_a_process_that_is_gone_changes_nothing(allowed: set[int]) -> None:
 def test_a_thread_started_while_everyone_is_given_back_is_given_back_too(
     helper: subprocess.Popen[bytes], allowed: set[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sysnative import cpushare
+    from sysnative.session import cpushare
 
     confined = Reporter()
     share = reserve_cpu(helper.pid)

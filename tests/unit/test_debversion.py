@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from sysnative.providers.debversion import DebianVersion, debian_to_pep440
+from sysnative.providers.apt.version import DebianVersion, debian_to_pep440
 
 REAL_VERSIONS = [
     # plain, epoch, stable update, binNMU: only the upstream part survives

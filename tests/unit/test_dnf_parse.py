@@ -11,7 +11,7 @@ import pytest
 
 from sysnative.errors import ProviderError
 from sysnative.models import ClosureItem, SystemPackage
-from sysnative.providers.dnf import (
+from sysnative.providers.dnf.provider import (
     RESOLVE_SHIM,
     LockHolder,
     RpmPackage,

@@ -10,8 +10,8 @@ from memory import target
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sysnative.envcheck import Unmet, distro_gaps, new_problems, old_problems, unmet
-from sysnative.environment import TargetEnvironment
+from sysnative.checks.postflight import Unmet, distro_gaps, new_problems, old_problems, unmet
+from sysnative.target import TargetEnvironment
 
 #: The target's sys.path in these tests: its own site dir, then the system's.
 SYS_PATH = ["venv-site", "dist-packages"]

@@ -7,8 +7,8 @@ import pytest
 from memory import target
 from packaging.utils import canonicalize_name
 
-from sysnative.environment import choose_interpreter, probe
 from sysnative.errors import EnvironmentProbeError
+from sysnative.probe import choose_interpreter, probe
 
 
 def test_choose_interpreter_order(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sysnative import export, lockfile
 from sysnative.cli import main
-from sysnative.lockfile import Lock, LockedSystem, LockedWheel, LockMachine, LockTarget
+from sysnative.lock import export, lockfile
+from sysnative.lock.lockfile import Lock, LockedSystem, LockedWheel, LockMachine, LockTarget
 from sysnative.models import ClosureItem
 
 SHA = "c" * 64

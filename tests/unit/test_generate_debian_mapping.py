@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sysnative.mapping import load_file
+from sysnative.mapping.files import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "mapping"

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-from sysnative import http
 from sysnative.errors import IndexFailure
-from sysnative.hostnames import HostResolver
+from sysnative.index import http
+from sysnative.index.hostnames import HostResolver
 
 LOOPBACK = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sysnative import http
+from sysnative.index import http
 
 
 def test_threads_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:

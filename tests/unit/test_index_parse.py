@@ -1,4 +1,4 @@
-"""Pure parsing in sysnative.index (pages, file names, metadata, lazy zip) and the cache."""
+"""Pure parsing in sysnative.index.client (pages, file names, metadata, lazy zip) and the cache."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from packaging.version import Version
 
 from sysnative.cache import Cache, CachedPage
 from sysnative.errors import IndexFailure
-from sysnative.http import redact_url
-from sysnative.index import (
+from sysnative.index.client import (
     _RangeFile,
     _resolve_href,
     clear_parse_caches,
@@ -31,6 +30,7 @@ from sysnative.index import (
     parse_requires_python,
     read_wheel_metadata,
 )
+from sysnative.index.http import redact_url
 from sysnative.models import FileKind, IndexFile
 
 PAGE = "http://127.0.0.1:1/simple/demo/"

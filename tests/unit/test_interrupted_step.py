@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from memory import MemoryApt
 
-from sysnative.execute import _interrupted_system_step
+from sysnative.install.execute import _interrupted_system_step
 from sysnative.models import ClosureItem
-from sysnative.providers.apt import AptProvider
-from sysnative.providers.brew import BrewProvider
-from sysnative.providers.conda import CondaProvider
-from sysnative.providers.dnf import DnfProvider
+from sysnative.providers.apt.provider import AptProvider
+from sysnative.providers.brew.provider import BrewProvider
+from sysnative.providers.conda.provider import CondaProvider
+from sysnative.providers.dnf.provider import DnfProvider
 
 
 def test_the_error_lists_what_is_missing_and_uses_the_providers_recovery() -> None:

@@ -14,12 +14,13 @@ from packaging.pylock import Pylock
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from sysnative import lockfile, markerdist
 from sysnative.cli import main
-from sysnative.environment import TargetEnvironment
-from sysnative.lockfile import Lock, LockError, LockMachine, LockMismatch
-from sysnative.mapping import MappingEntry, MappingTable
+from sysnative.install import standins
+from sysnative.lock import lockfile
+from sysnative.lock.lockfile import Lock, LockError, LockMachine, LockMismatch
+from sysnative.mapping.table import MappingEntry, MappingTable
 from sysnative.models import ClosureItem, FileKind, IndexFile, Plan, PlannedPackage, Route
+from sysnative.target import TargetEnvironment
 from sysnative.tomlcompat import loads_toml
 
 SECRET = "hunter2"
@@ -584,8 +585,8 @@ def test_the_lock_carries_the_marker_facts() -> None:
     table = lockfile.lock_mapping(lock, "debian")
     p = lockfile.locked_plan(lock, installed={}, target=target())
     after = target(installed={"pyyaml": "0.0.0"})
-    from_lock = markerdist.markers_needed(p.system, table, after)
-    from_mapping = markerdist.markers_needed(p.system, mapping(), after)
+    from_lock = standins.markers_needed(p.system, table, after)
+    from_mapping = standins.markers_needed(p.system, mapping(), after)
     assert from_lock == from_mapping
     assert [(m.name, str(m.version)) for m in from_lock] == [
         ("opencv-python", "4.6.0"),

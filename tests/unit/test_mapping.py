@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from sysnative.errors import MappingError
-from sysnative.mapping import MappingEntry, MappingTable, load_builtin, load_file, loads, merge
+from sysnative.mapping.files import load_builtin, load_file
+from sysnative.mapping.parse import loads
+from sysnative.mapping.table import MappingEntry, MappingTable, merge
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mapping"
 

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sysnative.mapping import load_builtin
+from sysnative.mapping.files import load_builtin
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "src" / "sysnative" / "data"

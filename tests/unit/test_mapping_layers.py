@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from sysnative.classify import Classification, Kind
 from sysnative.errors import MappingError
-from sysnative.mapping import load_layers, load_pyproject, loads
+from sysnative.mapping.files import load_layers, load_pyproject
+from sysnative.mapping.parse import loads
 from sysnative.models import Route
-from sysnative.route import Decision, RoutePolicy, Unroutable, decide
+from sysnative.plan.classify import Classification, Kind
+from sysnative.plan.route import Decision, RoutePolicy, Unroutable, decide
 
 
 def write_mapping(path: Path, entries: list[dict[str, Any]], **top: Any) -> Path:

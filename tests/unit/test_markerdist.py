@@ -1,4 +1,4 @@
-"""Marker .dist-info for system packages (sysnative.markerdist).
+"""Marker .dist-info for system packages (sysnative.install.standins).
 
 ``markers_needed`` is pure: plan rows, the shipped Debian mapping (or a tiny one written
 here, to show that the data decides) and hand-built targets. ``write_markers`` and
@@ -20,10 +20,8 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sysnative.environment import InstalledDistribution, TargetEnvironment
 from sysnative.errors import MarkerError
-from sysnative.mapping import MappingTable, load_builtin, loads
-from sysnative.markerdist import (
+from sysnative.install.standins import (
     INSTALLER,
     MarkerDist,
     marker_location,
@@ -31,7 +29,11 @@ from sysnative.markerdist import (
     remove_markers,
     write_markers,
 )
+from sysnative.mapping.files import load_builtin
+from sysnative.mapping.parse import loads
+from sysnative.mapping.table import MappingTable
 from sysnative.models import PlannedPackage, Route
+from sysnative.target import InstalledDistribution, TargetEnvironment
 
 SITE = "/distro/lib/python3/dist-packages"
 PURELIB = "/projects/app/.venv/lib/python3.11/site-packages"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sysnative import pipconfig, pipdefault
-from sysnative.pipdefault import (
+from sysnative.index import pipconfig, pipdefault
+from sysnative.index.pipdefault import (
     parse_index_url_help,
     parse_pip_index_source,
     pip_default_index_url,
@@ -148,7 +148,7 @@ def _fake_venv(root: Path, index_py: str, *, system_site: bool = False) -> str:
 
 @pytest.fixture
 def no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if sysnative.pipdefault starts a subprocess; and no PYTHONPATH/user site
+    """Fail the test if sysnative.index.pipdefault starts a subprocess; and no PYTHONPATH/user site
     of the machine running the tests."""
 
     monkeypatch.setattr(pipdefault, "run", _no_run)

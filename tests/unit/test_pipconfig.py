@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sysnative.errors import SysnativeError, UsageError
-from sysnative.pipconfig import DEFAULT_TIMEOUT, config_files, load_index_config
-from sysnative.pipdefault import parse_index_url_help, pip_default_index_url
+from sysnative.index.pipconfig import DEFAULT_TIMEOUT, config_files, load_index_config
+from sysnative.index.pipdefault import parse_index_url_help, pip_default_index_url
 
 DEFAULT = "http://127.0.0.1:1/simple"
 

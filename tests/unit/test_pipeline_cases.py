@@ -28,11 +28,11 @@ from memory import MemoryApt, MemoryIndex, case_policy, target
 from packaging.requirements import Requirement
 
 from sysnative.errors import SysnativeError
-from sysnative.mapping import load_builtin
+from sysnative.mapping.files import load_builtin
 from sysnative.models import FileKind, Plan, Route
-from sysnative.pipeline import build_plan
-from sysnative.requirements import RequirementSet, UserRequirement
-from sysnative.route import RoutePolicy
+from sysnative.plan.route import RoutePolicy
+from sysnative.plan.sequential import build_plan
+from sysnative.models import RequirementSet, UserRequirement
 
 CASES = sorted((Path(__file__).parents[2] / "fixtures" / "cases").glob("*.json"))
 

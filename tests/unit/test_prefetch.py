@@ -12,7 +12,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from sysnative.models import CoreMetadata, IndexFile
-from sysnative.prefetch import GraphPrefetcher
+from sysnative.session.prefetch import GraphPrefetcher
 
 INDEX: dict[str, dict[str, dict[str, Any]]] = {
     "app": {
@@ -136,7 +136,7 @@ def test_nothing_is_asked_after_stop() -> None:
 
 @pytest.mark.parametrize("limit", [1, 2])
 def test_the_walk_is_bounded(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
-    monkeypatch.setattr("sysnative.prefetch.MAX_PROJECTS", limit)
+    monkeypatch.setattr("sysnative.session.prefetch.MAX_PROJECTS", limit)
     index = RecordingIndex()
     _walk(index, "app")
     assert len(index.listed) == limit

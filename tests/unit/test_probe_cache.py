@@ -3,7 +3,7 @@
 Each test probes a real venv made in ``tmp_path`` (symlinks, no pip: quick). The working
 directory and the user base are moved into ``tmp_path`` too, because both are part of what
 the probe's answer depends on. Whether the interpreter ran is seen through a spy on
-``sysnative.environment.run``; whether an entry was stored, in the cache directory itself.
+``sysnative.probe.run``; whether an entry was stored, in the cache directory itself.
 
 The probe clock is moved an hour ahead by default, so that the venv just made counts as old
 and entries are stored; the tests of racy entries use the real clock or set times by hand.
@@ -24,9 +24,11 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from sysnative import environment, runner
-from sysnative.environment import TargetEnvironment, probe
+from sysnative import probe as probe_module
+from sysnative import runner
+from sysnative.probe import probe
 from sysnative.runner import Completed
+from sysnative.target import TargetEnvironment
 
 HOUR_NS = 3600 * 10**9
 
@@ -81,7 +83,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     """Sets the probe clock to a fixed time (nanoseconds); starts an hour ahead."""
 
     def set_clock(now_ns: int) -> None:
-        monkeypatch.setattr(environment, "_now_ns", lambda: now_ns)
+        monkeypatch.setattr(probe_module, "_now_ns", lambda: now_ns)
 
     set_clock(time.time_ns() + HOUR_NS)
     return set_clock
@@ -106,7 +108,7 @@ def spy_on_runs(monkeypatch: pytest.MonkeyPatch, target: Target) -> None:
         target.runs += 1
         return real_run(*args, **kwargs)
 
-    monkeypatch.setattr(environment, "run", counting_run)
+    monkeypatch.setattr(probe_module, "run", counting_run)
 
 
 @pytest.fixture
@@ -128,7 +130,7 @@ def test_hit_does_not_run_the_interpreter(target: Target, monkeypatch: pytest.Mo
     def no_run(*args: object, **kwargs: object) -> Completed:
         raise AssertionError("the interpreter was run despite a valid cache entry")
 
-    monkeypatch.setattr(environment, "run", no_run)
+    monkeypatch.setattr(probe_module, "run", no_run)
     assert target.probe() == first
 
 
@@ -280,7 +282,7 @@ def test_a_racy_entry_is_not_stored(target: Target, clock: Callable[[int], None]
 def test_a_venv_made_just_now_is_not_cached_with_the_real_clock(
     target: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(environment, "_now_ns", time.time_ns)
+    monkeypatch.setattr(probe_module, "_now_ns", time.time_ns)
     target.probe()
     assert target.entries() == []
 
@@ -290,8 +292,8 @@ def test_an_install_during_the_probe_is_not_cached(
 ) -> None:
     """Something lands in site-packages while the interpreter runs: the answer may or may
     not include it, so it must not be stored (and the next probe must see the install)."""
-    monkeypatch.setattr(environment, "_now_ns", time.time_ns)
-    monkeypatch.setattr(environment, "_RACY_SLACK_NS", 0)
+    monkeypatch.setattr(probe_module, "_now_ns", time.time_ns)
+    monkeypatch.setattr(probe_module, "_RACY_SLACK_NS", 0)
     # Before the probe starts, the venv is old enough... unless its times are too coarse.
     past_ns = time.time_ns() - HOUR_NS
     os.utime(target.site_packages, ns=(past_ns, past_ns))
@@ -302,10 +304,10 @@ def test_an_install_during_the_probe_is_not_cached(
         add_dist(target.site_packages, "late", "1.0")
         return done
 
-    monkeypatch.setattr(environment, "run", run_then_install)
+    monkeypatch.setattr(probe_module, "run", run_then_install)
     assert version_of(target.probe(), "late") is None
     assert target.entries() == []
-    monkeypatch.setattr(environment, "run", real_run)
+    monkeypatch.setattr(probe_module, "run", real_run)
     assert version_of(target.probe(), "late") == "1.0"
 
 

@@ -7,8 +7,8 @@ from packaging.tags import parse_tag
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from sysnative.classify import Kind, classify
 from sysnative.models import FileKind, IndexFile
+from sysnative.plan.classify import Kind, classify
 from sysnative.resolve.provider import build_candidates, list_releases
 
 NAME = NormalizedName("app")

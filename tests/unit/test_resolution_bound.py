@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from sysnative.errors import ResolutionError
-from sysnative.requirements import UserRequirement
+from sysnative.models import UserRequirement
 from sysnative.resolve.resolver import resolve
 
 

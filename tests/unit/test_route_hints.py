@@ -13,10 +13,10 @@ from packaging.tags import parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from sysnative.classify import Classification, Kind
-from sysnative.mapping import MappingEntry
+from sysnative.mapping.table import MappingEntry
 from sysnative.models import FileKind, IndexFile, Route
-from sysnative.route import (
+from sysnative.plan.classify import Classification, Kind
+from sysnative.plan.route import (
     Decision,
     Fallback,
     RoutePolicy,

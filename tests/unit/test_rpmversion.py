@@ -13,7 +13,7 @@ import subprocess
 import pytest
 from packaging.version import Version
 
-from sysnative.providers.rpmversion import RpmVersion, compare_evr, rpm_to_pep440, rpm_vercmp
+from sysnative.providers.dnf.version import RpmVersion, compare_evr, rpm_to_pep440, rpm_vercmp
 
 # -- PEP 440 ----------------------------------------------------------------------------------
 

@@ -14,20 +14,20 @@ from memory import MemoryApt, MemoryIndex, target
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from sysnative import report
-from sysnative.index import parse_core_metadata
-from sysnative.mapping import load_builtin
-from sysnative.models import CoreMetadata, FileKind, IndexFile, Plan, PlannedPackage, Route
-from sysnative.pipconfig import IndexConfig
-from sysnative.resolve.provider import SysnativeProvider
-from sysnative.route import RoutePolicy
-from sysnative.sdists import (
+from sysnative.commands import report
+from sysnative.index.client import parse_core_metadata
+from sysnative.index.pipconfig import IndexConfig
+from sysnative.install.sdists import (
     BuildingIndex,
     SdistBuilder,
     metadata_from_report,
     pip_index_options,
     system_first,
 )
+from sysnative.mapping.files import load_builtin
+from sysnative.models import CoreMetadata, FileKind, IndexFile, Plan, PlannedPackage, Route
+from sysnative.plan.route import RoutePolicy
+from sysnative.resolve.provider import SysnativeProvider
 
 
 def _report(metadata: dict[str, object]) -> str:

@@ -1,4 +1,4 @@
-"""The self-check (sysnative.selfguard): a plan must not break the running sysnative.
+"""The self-check (sysnative.install.selfguard): a plan must not break the running sysnative.
 
 The pure half (``planned_changes``, ``check_self``) runs on hand-built values; the edge that
 reads what sysnative needs (``running_sysnative``) runs on made-up ``.dist-info`` directories
@@ -15,8 +15,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from sysnative.errors import SelfChangeRefused, SysnativeError
-from sysnative.models import FileKind, IndexFile, Plan, PlannedPackage, Route
-from sysnative.selfguard import (
+from sysnative.install.selfguard import (
     SELF,
     Effect,
     Need,
@@ -28,6 +27,7 @@ from sysnative.selfguard import (
     refuse_self_changes,
     running_sysnative,
 )
+from sysnative.models import FileKind, IndexFile, Plan, PlannedPackage, Route
 
 TOOL_SITE = "/tools/sysnative/lib/python3.11/site-packages"
 SYSTEM_SITE = "/distro/lib/python3/dist-packages"

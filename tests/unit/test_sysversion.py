@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from sysnative.mapping import loads
-from sysnative.providers.debversion import debian_to_pep440
-from sysnative.sysversion import (
+from sysnative.mapping.parse import loads
+from sysnative.plan.sysversion import (
     is_placeholder,
     may_be_placeholder,
     registered_by_data,
     system_version,
 )
+from sysnative.providers.apt.version import debian_to_pep440
 
 TABLE = loads(
     """{"name": "debian", "mappings": [

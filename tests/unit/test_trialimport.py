@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sysnative.trialimport import ImportFailure, NativeWheel, judge, top_level_modules
+from sysnative.install.trialimport import ImportFailure, NativeWheel, judge, top_level_modules
 
 WHEEL = NativeWheel("pyarrow", "26.0.1", Path("pyarrow-26.0.1-cp311-cp311-linux_x86_64.whl"))
 

@@ -24,16 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from sysnative.errors import ProviderUnavailable
-from sysnative.providers.base import Provider
+from sysnative.protocols import Provider
 
 __all__ = ["PROVIDERS", "MachineFacts", "available_providers", "detect", "select_provider"]
 
 #: Provider name -> ``module:class``; imported only when used.
 _REGISTRY: dict[str, str] = {
-    "apt": "sysnative.providers.apt:AptProvider",
-    "dnf": "sysnative.providers.dnf:DnfProvider",
-    "conda": "sysnative.providers.conda:CondaProvider",
-    "brew": "sysnative.providers.brew:BrewProvider",
+    "apt": "sysnative.providers.apt.provider:AptProvider",
+    "dnf": "sysnative.providers.dnf.provider:DnfProvider",
+    "conda": "sysnative.providers.conda.provider:CondaProvider",
+    "brew": "sysnative.providers.brew.provider:BrewProvider",
 }
 PROVIDERS: tuple[str, ...] = tuple(_REGISTRY)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sysnative.errors import PrivilegeError, ProviderError
 from sysnative.models import ClosureItem
-from sysnative.providers.base import Privileges
+from sysnative.protocols import Privileges
 from sysnative.runner import CommandNotFound, run
 
 __all__ = [

@@ -27,11 +27,11 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
-from sysnative.environment import TargetEnvironment
 from sysnative.errors import ProjectNotFound, SysnativeError
-from sysnative.index import IndexClient
 from sysnative.models import FileKind, IndexFile, SystemProvision
+from sysnative.protocols import IndexClient
 from sysnative.resolve.model import PYTHON, Candidate, Req
+from sysnative.target import TargetEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class SysnativeProvider(AbstractProvider[Req, Candidate, str]):
             deps.extend(self._file_requirements(candidate, FileKind.WHEEL, parent))
         elif candidate.files and self._allow_build:
             # The index client prepares an sdist's metadata (pip runs its build backend, see
-            # sysnative.sdists) and caches it by the sdist's hash.
+            # sysnative.install.sdists) and caches it by the sdist's hash.
             deps.extend(self._file_requirements(candidate, FileKind.SDIST, parent))
         # Without --allow-build, a candidate without a wheel has no file and no metadata: it
         # is native, and the system's package brings its dependencies.

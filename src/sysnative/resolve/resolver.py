@@ -15,13 +15,12 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 from resolvelib.resolvers import Criterion
 
-from sysnative.environment import TargetEnvironment
 from sysnative.errors import ResolutionError
-from sysnative.index import IndexClient
-from sysnative.models import SystemProvision
-from sysnative.requirements import UserRequirement
+from sysnative.models import SystemProvision, UserRequirement
+from sysnative.protocols import IndexClient
 from sysnative.resolve.model import PYTHON, ROOT, Candidate, Req, Unavailable
 from sysnative.resolve.provider import FixedProject, SysnativeProvider
+from sysnative.target import TargetEnvironment
 
 logger = logging.getLogger(__name__)
 
