@@ -14,8 +14,7 @@ from sysnative.errors import MappingError
 from sysnative.mapping.files import load_layers, load_pyproject
 from sysnative.mapping.parse import loads
 from sysnative.models import Route
-from sysnative.plan.classify import Classification, Kind
-from sysnative.plan.route import Decision, RoutePolicy, Unroutable, decide
+from sysnative.plan.route import Classification, Decision, Kind, RoutePolicy, Unroutable, decide
 
 
 def write_mapping(path: Path, entries: list[dict[str, Any]], **top: Any) -> Path:

@@ -29,10 +29,9 @@ from packaging.requirements import Requirement
 
 from sysnative.errors import SysnativeError
 from sysnative.mapping.files import load_builtin
-from sysnative.models import FileKind, Plan, Route
+from sysnative.models import FileKind, Plan, RequirementSet, Route, UserRequirement
 from sysnative.plan.route import RoutePolicy
 from sysnative.plan.sequential import build_plan
-from sysnative.models import RequirementSet, UserRequirement
 
 CASES = sorted((Path(__file__).parents[2] / "fixtures" / "cases").glob("*.json"))
 

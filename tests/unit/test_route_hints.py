@@ -15,10 +15,11 @@ from packaging.version import Version
 
 from sysnative.mapping.table import MappingEntry
 from sysnative.models import FileKind, IndexFile, Route
-from sysnative.plan.classify import Classification, Kind
 from sysnative.plan.route import (
+    Classification,
     Decision,
     Fallback,
+    Kind,
     RoutePolicy,
     Unroutable,
     decide,

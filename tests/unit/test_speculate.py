@@ -15,10 +15,9 @@ from packaging.utils import canonicalize_name
 
 from sysnative.errors import ProviderError, SysnativeError
 from sysnative.mapping.files import load_builtin
-from sysnative.models import ClosureItem, Plan
+from sysnative.models import ClosureItem, Plan, RequirementSet, UserRequirement
 from sysnative.plan.route import RoutePolicy
 from sysnative.plan.sequential import build_plan
-from sysnative.models import RequirementSet, UserRequirement
 from sysnative.session.speculate import SpeculativeProvider, Speculator, WatchedIndex
 
 CASES = sorted((Path(__file__).parents[2] / "fixtures" / "cases").glob("*.json"))

@@ -1,4 +1,9 @@
-"""Where each pinned project comes from: the routing rule, as pure functions."""
+"""Where each pinned project comes from: the routing rule, as pure functions.
+
+The first question is whether the chosen release is pure or native, answered from its files
+(:func:`classify`); the second, for a native one, whether the system provides it
+(:func:`decide`, with the user's :class:`RoutePolicy` where the rule alone does not decide).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,56 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sysnative.models import Route
-from sysnative.plan.classify import Classification, Kind
+from sysnative.models import FileKind, IndexFile, Route
 
 if TYPE_CHECKING:  # the command line imports this module before it starts the system side
     from packaging.utils import NormalizedName
 
     from sysnative.mapping.table import MappingEntry
+    from sysnative.resolve import Candidate
+
+
+class Kind(str, enum.Enum):
+    PURE = "pure"
+    NATIVE = "native"
+    #: No wheel for the target, and an sdist sysnative may build (``--allow-build``): whether
+    #: the project is pure or native is known only once it is built.
+    SOURCE = "source"
+
+
+#: The reason of a release built from its sdist (plan rows, ``--report``).
+BUILT_FROM_SDIST = "built from sdist (no wheel for the target)"
+#: The reason of a release that has no wheel, when building is not allowed.
+ONLY_AN_SDIST = "native: only an sdist, which sysnative builds only with --allow-build"
+
+
+@dataclass(frozen=True)
+class Classification:
+    kind: Kind
+    #: The file to install from the index: the pure wheel, (native) the best platform one,
+    #: or (source) the sdist to build.
+    wheel: IndexFile | None
+    reason: str
+
+
+def classify(candidate: Candidate) -> Classification:
+    """Pure when the chosen version has a compatible wheel whose tags are all ``py*-none-any``.
+
+    Native: only platform wheels (compiled code built by someone other than the system's
+    integrator), or no wheel at all and building not allowed (the index listing then gives
+    the version no file: an sdist is a usable file only with ``--allow-build``). Source: no
+    wheel, and an sdist that ``--allow-build`` lets sysnative build.
+    """
+    pure = next((f for f in candidate.files if f.is_pure), None)
+    if pure is not None:
+        return Classification(Kind.PURE, pure, "pure wheel")
+    wheels = [f for f in candidate.files if f.kind is FileKind.WHEEL]
+    if wheels:
+        return Classification(Kind.NATIVE, wheels[0], "native: only platform wheels")
+    sdist = next((f for f in candidate.files if f.kind is FileKind.SDIST), None)
+    if sdist is not None:
+        return Classification(Kind.SOURCE, sdist, BUILT_FROM_SDIST)
+    return Classification(Kind.NATIVE, None, ONLY_AN_SDIST)
 
 
 class Fallback(str, enum.Enum):

@@ -19,38 +19,34 @@ The provider and the index are passed in; this module only decides.
 from __future__ import annotations
 
 import logging
-import posixpath
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from sysnative.errors import NativeConflict
 from sysnative.mapping.table import MappingTable
 from sysnative.models import (
-    STANDIN_INSTALLER,
-    ClosureItem,
     Plan,
-    PlannedPackage,
     RequirementSet,
     Route,
-    SystemPackage,
-    SystemProvision,
 )
-from sysnative.plan.classify import Kind, classify
+from sysnative.plan.assemble import make_plan
+from sysnative.plan.fixed import fixed_projects, installed_system
 from sysnative.plan.route import (
     Fallback,
+    Kind,
     RoutePolicy,
     Unroutable,
+    classify,
     decide,
     fallback,
     system_conflict_hint,
 )
-from sysnative.plan.sysversion import may_be_placeholder, registered_by_data, system_version
+from sysnative.plan.state import PassState, remember
+from sysnative.plan.sysversion import planned_version
 from sysnative.protocols import IndexClient, SystemQuery
 from sysnative.resolve import (
     Candidate,
@@ -69,33 +65,6 @@ logger = logging.getLogger(__name__)
 MAX_PASSES = 10
 
 
-@dataclass
-class _State:
-    """What the passes have learnt so far (private, mutable, local to one planning run)."""
-
-    #: PyPI project -> distro package the plan asks the provider for.
-    wanted: dict[NormalizedName, str] = field(default_factory=dict)
-    #: Distro package -> what the provider said.
-    packages: dict[str, SystemPackage] = field(default_factory=dict)
-    closure: tuple[ClosureItem, ...] = ()
-    #: Native projects the system cannot provide, routed to the index's platform wheel.
-    wheel_fallback: dict[NormalizedName, str] = field(default_factory=dict)
-    #: Why each project routed to the system is native (from ``classify``).
-    reasons: dict[NormalizedName, str] = field(default_factory=dict)
-    #: Native projects that cannot be had at all (policy ``error``): name -> why, and hint.
-    unavailable: dict[NormalizedName, Unavailable] = field(default_factory=dict)
-    #: System-provided projects that must not be replaced by index versions.
-    pinned_to_system: set[NormalizedName] = field(default_factory=set)
-    #: Installed distro packages the plan upgrades: the resolution needed the provider's
-    #: newer version. Once asked for, the simulation's closure says what the system does.
-    upgrades: set[str] = field(default_factory=set)
-    #: Who required each wanted project when it was routed (project names).
-    wanted_by: dict[NormalizedName, set[NormalizedName]] = field(default_factory=dict)
-    #: Wanted projects dropped as stale once, and those wanted again after that.
-    dropped: set[NormalizedName] = field(default_factory=set)
-    oscillating: set[NormalizedName] = field(default_factory=set)
-
-
 def build_plan(
     reqs: RequirementSet,
     *,
@@ -105,12 +74,12 @@ def build_plan(
     mapping: MappingTable,
     policy: RoutePolicy,
 ) -> Plan:
-    state = _State()
+    state = PassState()
     started = time.monotonic()  # one time bound for all the passes together
     #: System conflicts found so far when the policy is to explain them.
     explained: list[ResolutionConflict] = []
-    installed_system = _installed_system(state, target, provider, mapping)
-    fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+    installed = installed_system(state, target, provider, mapping)
+    fixed = fixed_projects(state, target, provider, mapping, installed)
     for number in range(1, MAX_PASSES + 1):
         logger.debug("resolution pass %d with %d fixed projects", number, len(fixed))
         try:
@@ -128,7 +97,7 @@ def build_plan(
                 # A release the index has only as an sdist, which the system packages: the
                 # system provides it (Flask-Mail==0.9.1 and python3-flask-mail 0.9.1).
                 _simulate(state, provider)
-                fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+                fixed = fixed_projects(state, target, provider, mapping, installed)
                 continue
             # The wheel fallback only helps where the index has a wheel that satisfies.
             system_conflicts = [
@@ -147,23 +116,23 @@ def build_plan(
                 state.wanted.pop(conflict.project, None)
                 state.upgrades.discard(conflict.system.package)
             _simulate(state, provider)
-            fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+            fixed = fixed_projects(state, target, provider, mapping, installed)
             continue
         if policy.conflict is Fallback.WHEEL and _fall_back_oscillating(state, provider):
-            fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+            fixed = fixed_projects(state, target, provider, mapping, installed)
             continue
         if _drop_stale(resolution, state):
             # Asked of the system in an earlier pass, needed by nothing now: the transaction
             # must not install it (and what it brought along), so simulate and resolve again.
             _simulate(state, provider)
-            fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+            fixed = fixed_projects(state, target, provider, mapping, installed)
             continue
         changed = _route_new(resolution, state, provider, mapping, policy, fixed)
         if not changed:
             if explained:
                 raise _explained(explained, policy)
-            return _make_plan(resolution, state, provider, mapping, target, policy)
-        fixed = _fixed_projects(state, target, provider, mapping, installed_system)
+            return make_plan(resolution, state, provider, mapping, target, policy)
+        fixed = fixed_projects(state, target, provider, mapping, installed)
     if explained:
         raise _explained(explained, policy)
     raise NativeConflict(
@@ -172,7 +141,7 @@ def build_plan(
     )
 
 
-def _fall_back_oscillating(state: _State, provider: SystemQuery) -> bool:
+def _fall_back_oscillating(state: PassState, provider: SystemQuery) -> bool:
     """With ``--system-conflict wheel``: a system project whose version sends its dependents
     back to old releases (see :func:`_drop_stale`) takes the index's wheel. Changed?"""
     moved = sorted(p for p in state.oscillating if p in state.wanted)
@@ -191,7 +160,7 @@ def _fall_back_oscillating(state: _State, provider: SystemQuery) -> bool:
     return bool(moved)
 
 
-def _drop_stale(resolution: Resolution, state: _State) -> bool:
+def _drop_stale(resolution: Resolution, state: PassState) -> bool:
     """Forget system packages wanted for projects the latest resolution no longer has.
 
     An early pass can route a native project to the system for a dependent that a later
@@ -242,7 +211,7 @@ def _conflict_reason(system: Version, requirements: tuple[Req, ...]) -> str:
 
 def _route_sdist_only(
     exc: ResolutionConflict,
-    state: _State,
+    state: PassState,
     provider: SystemQuery,
     mapping: MappingTable,
     policy: RoutePolicy,
@@ -279,14 +248,14 @@ def _route_sdist_only(
     if not found:
         return False
     answers = provider.query(sorted({package for package, _, _ in found.values()}))
-    _remember(state, answers)
+    remember(state, answers)
     routed = False
     for name, (package, specifier, parents) in found.items():
         info = answers.get(package)
         distro_version = (info.installed or info.candidate) if info is not None else None
         if info is None or distro_version is None:
             continue
-        version = _planned_version(name, distro_version, provider, mapping)
+        version = planned_version(name, distro_version, provider.to_pep440, mapping)
         if version is None or not specifier.contains(version, prereleases=True):
             logger.debug("%s: the system's %s does not satisfy %s", name, version, specifier)
             continue
@@ -330,96 +299,9 @@ def _with_policy_hint(exc: ResolutionConflict, policy: RoutePolicy) -> Resolutio
     return ResolutionConflict(exc.message, hint, exc.conflicts)
 
 
-def _installed_system(
-    state: _State, target: TargetEnvironment, provider: SystemQuery, mapping: MappingTable
-) -> dict[NormalizedName, SystemProvision]:
-    """Distributions the target sees in the provider's site dirs: already there, fixed.
-
-    Their packages are asked about in one query: the version to plan with is decided by
-    sysversion's rule from the package's version and the registered one, so that the plan
-    is the same whether a package is installed yet or not (kiwisolver registers 0.0.0).
-    """
-    site_dirs = {posixpath.normpath(d) for d in provider.site_dirs()}
-    found = {}
-    markers = set()
-    for name, dist in target.installed.items():
-        if dist.version is None:
-            continue
-        if dist.installer == STANDIN_INSTALLER:
-            # sysnative's marker in the target for a system package (markerdist.py): it
-            # shadows the package's own metadata, and stands for it while it is installed.
-            markers.add(name)
-        elif posixpath.normpath(dist.location) not in site_dirs:
-            continue
-        entry = mapping.lookup(name)
-        found[name] = (dist.version, entry.packages[0] if entry and entry.packages else "")
-    # The package manager's version changes the answer only for a marker, for a package
-    # the mapping has version data for, or for a registered version shaped like a
-    # placeholder: ask for those (usually none), in one query; the others plan as they
-    # register (their distro versions are asked later, with the plan's other questions).
-    packages = sorted(
-        {
-            package
-            for name, (registered, package) in found.items()
-            if package and _version_in_doubt(name, registered, markers, mapping)
-        }
-    )
-    if packages:
-        _remember(state, provider.query(packages))
-    out = {}
-    for name, (registered, package) in found.items():
-        info = state.packages.get(package) if package else None
-        distro_version = info.installed if info is not None else None
-        if name in markers and distro_version is None:
-            continue  # a marker whose package is gone: it stands for nothing
-        if distro_version is not None:
-            # What a marker records is sysnative's own reading, not the package's: decide again.
-            own = None if name in markers else registered
-            version = _planned_version(name, distro_version, provider, mapping, own)
-            package = info.name if info is not None else package
-        else:
-            version, distro_version = registered, ""
-        out[name] = SystemProvision(
-            project=name,
-            version=version or registered,
-            provider=provider.name,
-            package=package,
-            distro_version=distro_version,
-            installed=True,
-            requested=False,
-        )
-    return out
-
-
-def _version_in_doubt(
-    name: NormalizedName, registered: Version, markers: set[NormalizedName], mapping: MappingTable
-) -> bool:
-    entry = mapping.lookup(name)
-    return (
-        name in markers
-        or (entry is not None and entry.registers_version is not None)
-        or may_be_placeholder(registered)
-    )
-
-
-def _planned_version(
-    project: NormalizedName,
-    distro_version: str,
-    provider: SystemQuery,
-    mapping: MappingTable,
-    registered: Version | None = None,
-) -> Version | None:
-    """The version of ``project`` at the provider's ``distro_version`` that pip will see
-    (sysversion's rule); ``registered``: what the installed package registers, when it is
-    installed at that version (else the mapping's data says, when it knows)."""
-    if registered is None:
-        registered = registered_by_data(mapping.lookup(project), distro_version, provider.to_pep440)
-    return system_version(provider.to_pep440(distro_version), registered)
-
-
 def _route_new(
     resolution: Resolution,
-    state: _State,
+    state: PassState,
     provider: SystemQuery,
     mapping: MappingTable,
     policy: RoutePolicy,
@@ -488,7 +370,7 @@ def _route_new(
                 state.wheel_fallback[name] = "no system package is mapped for it"
     to_ask = (set(new.values()) | to_query) - set(state.packages)
     if to_ask:
-        _remember(state, provider.query(sorted(to_ask)))
+        remember(state, provider.query(sorted(to_ask)))
     if not new:
         if upgraded:
             _simulate(state, provider)
@@ -521,7 +403,7 @@ def _route_new(
 def _system_dependents(
     name: NormalizedName,
     resolution: Resolution,
-    state: _State,
+    state: PassState,
     provider: SystemQuery,
     mapping: MappingTable,
     policy: RoutePolicy,
@@ -559,12 +441,14 @@ def _system_dependents(
             return {}
         packages[parent] = entry.packages[0]
     answers = provider.query(sorted(set(packages.values()) - set(state.packages)))
-    _remember(state, answers)
+    remember(state, answers)
     for parent, package in packages.items():
         info = state.packages.get(package)
         distro_version = (info.installed or info.candidate) if info is not None else None
         version = (
-            _planned_version(parent, distro_version, provider, mapping) if distro_version else None
+            planned_version(parent, distro_version, provider.to_pep440, mapping)
+            if distro_version
+            else None
         )
         reqs = resolution.requirements.get(parent, ())
         if version is None or not all(
@@ -586,24 +470,7 @@ def _pypi_only(name: NormalizedName, mapping: MappingTable) -> bool:
     return entry is not None and entry.pypi_only
 
 
-def _remember(state: _State, answers: Mapping[str, SystemPackage]) -> None:
-    """Keep the provider's answers under the name asked and, for a virtual spec such as
-    ``python3dist(numpy)``, under the real package name too (the closure uses that)."""
-    for asked, info in answers.items():
-        state.packages[asked] = info
-        state.packages.setdefault(info.name, info)
-
-
-def _project_of(item: ClosureItem, mapping: MappingTable) -> NormalizedName | None:
-    """The PyPI project a closure package provides: the mapping's reverse direction, else
-    what the package itself declares (rpm ``python3dist()`` provides)."""
-    project = mapping.reverse(item.name)
-    if project is None and item.projects:
-        project = canonicalize_name(item.projects[0])
-    return project
-
-
-def _simulate(state: _State, provider: SystemQuery) -> None:
+def _simulate(state: PassState, provider: SystemQuery) -> None:
     """Read the install closure of everything the plan asks of the provider: the packages
     to install, and the installed ones to upgrade (apt lists those with ``replaces``)."""
     to_install = {p for p in state.wanted.values() if state.packages[p].installed is None}
@@ -611,351 +478,8 @@ def _simulate(state: _State, provider: SystemQuery) -> None:
     state.closure = provider.simulate(sorted(to_install)) if to_install else ()
 
 
-def _fixed_projects(
-    state: _State,
-    target: TargetEnvironment,
-    provider: SystemQuery,
-    mapping: MappingTable,
-    installed_system: Mapping[NormalizedName, SystemProvision],
-) -> dict[NormalizedName, FixedProject]:
-    fixed: dict[NormalizedName, FixedProject] = {}
-    for name, provision in installed_system.items():
-        if name in state.wheel_fallback:
-            continue
-        info = state.packages.get(provision.package)
-        if info is not None and info.installed is not None:
-            provision = replace(provision, distro_version=info.installed, package=info.name)
-        fixed[name] = FixedProject(
-            provision,
-            replaceable=name not in state.pinned_to_system,
-            upgrade=_upgrade(name, info, state, provider, mapping),
-        )
-    for item in state.closure:
-        project = _project_of(item, mapping)
-        if project is None or project in state.wheel_fallback:
-            continue
-        version = _planned_version(project, item.version, provider, mapping)
-        if version is None:
-            continue
-        provision = SystemProvision(
-            project,
-            version,
-            provider.name,
-            item.name,
-            item.version,
-            installed=False,
-            requested=project in state.wanted,
-        )
-        replaceable = project not in state.wanted and project not in state.pinned_to_system
-        fixed[project] = FixedProject(provision, replaceable=replaceable)
-    for project, package in state.wanted.items():
-        info = state.packages[package]
-        distro_version = info.installed or info.candidate
-        assert distro_version is not None
-        if project in fixed and fixed[project].provision.package == package:
-            fixed[project] = replace(fixed[project], replaceable=False)
-            continue
-        version = _planned_version(project, distro_version, provider, mapping)
-        assert version is not None
-        fixed[project] = FixedProject(
-            SystemProvision(
-                project,
-                version,
-                provider.name,
-                package,
-                distro_version,
-                installed=info.installed is not None,
-            ),
-            upgrade=_upgrade(project, info, state, provider, mapping),
-        )
-    # Requirements between system-provided projects, from the installed metadata: a
-    # replacement from the index must still satisfy the system packages that use it.
-    return {
-        name: replace(
-            f, requires=_system_requires(target, name, fixed) if f.provision.installed else ()
-        )
-        for name, f in fixed.items()
-    }
-
-
-def _upgrade(
-    project: NormalizedName,
-    info: SystemPackage | None,
-    state: _State,
-    provider: SystemQuery,
-    mapping: MappingTable,
-) -> SystemProvision | None:
-    """The provider's newer version of an installed package, as an alternative to offer.
-
-    ``None`` when nothing newer is known, or when the upgrade was asked for already: then
-    the simulation's closure has the final word (it lists the upgrade, or the provider
-    cannot make it and the installed version is all there is).
-    """
-    if info is None or info.installed is None or info.candidate is None:
-        return None
-    if info.candidate == info.installed or info.name in state.upgrades:
-        return None
-    old = provider.to_pep440(info.installed)
-    new = provider.to_pep440(info.candidate)
-    if old is None or new is None or new <= old:
-        return None
-    version = _planned_version(project, info.candidate, provider, mapping)
-    if version is None:
-        return None
-    return SystemProvision(
-        project,
-        version,
-        provider.name,
-        info.name,
-        info.candidate,
-        installed=False,
-        requested=project in state.wanted,
-    )
-
-
-def _system_requires(
-    target: TargetEnvironment,
-    name: NormalizedName,
-    fixed: Mapping[NormalizedName, FixedProject],
-) -> tuple[Requirement, ...]:
-    """An installed system package's own Requires-Dist on other system-provided projects.
-
-    Requirements on projects the system does not provide are left out: the distro decided
-    its package works without them, and pulling them from the index would be a surprise.
-    """
-    dist = target.installed.get(name)
-    out = []
-    for text in dist.requires if dist else ():
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
-            continue
-        dep = canonicalize_name(req.name)
-        if dep != name and dep in fixed:
-            out.append(req)
-    return tuple(out)
-
-
-def _block(state: _State, result: Unroutable, cand: Candidate) -> None:
+def _block(state: PassState, result: Unroutable, cand: Candidate) -> None:
     """Take a native project nobody can provide out of the running: the next pass looks for
     releases of its dependents that do without it, or explains why there are none."""
     logger.debug("%s %s cannot be installed: %s", cand.name, cand.version, result.why)
     state.unavailable[cand.name] = Unavailable(result.why, result.hint)
-
-
-def _make_plan(
-    resolution: Resolution,
-    state: _State,
-    provider: SystemQuery,
-    mapping: MappingTable,
-    target: TargetEnvironment,
-    policy: RoutePolicy,
-) -> Plan:
-    rows: list[PlannedPackage] = []
-    seen: set[NormalizedName] = set()
-    closure_projects = {_project_of(i, mapping): i for i in state.closure}
-    closure_packages = {i.name: i for i in state.closure}
-    _query_installed_versions(resolution, state, provider)
-    for name, cand in resolution.candidates.items():
-        seen.add(name)
-        required_by = tuple(sorted({r.parent for r in resolution.requirements.get(name, ())}))
-        if cand.system is not None:
-            item = closure_packages.get(cand.system.package)
-            rows.append(_system_row(cand.system, state, required_by, item))
-            continue
-        classification = classify(cand)
-        wheel = classification.wheel
-        assert wheel is not None
-        # A native project reaches the index only through --pypi or the wheel fallback.
-        native = classification.kind is Kind.NATIVE
-        if name in state.wheel_fallback and classification.kind is Kind.SOURCE:
-            # --allow-build: built from its sdist, not the index's platform wheel.
-            reason = f"{classification.reason}; {state.wheel_fallback[name]}"
-        elif name in state.wheel_fallback:
-            reason = (
-                f"{classification.reason}; {state.wheel_fallback[name]}; the index's platform wheel"
-            )
-        elif name in policy.force_pypi:
-            reason = f"--pypi {name}"
-        elif name in state.reasons:  # a mapping layer said: never from the system
-            reason = state.reasons[name]
-        else:
-            reason = classification.reason
-        rows.append(
-            PlannedPackage(
-                name,
-                cand.version,
-                Route.PYPI,
-                reason,
-                required_by,
-                file=wheel,
-                native_wheel=native,
-                already_installed=_installed_same(target, name, cand),
-            )
-        )
-    packages_shown = {r.package for r in rows if r.package}
-    # The closure is what the provider simulated for the packages the plan asks for; the
-    # system step asks for the requested rows only. A package asked for whose project the
-    # final resolution no longer has (cffi, wanted for the index's cryptography before the
-    # system's cryptography replaced it; see _drop_stale) is still asked for: its row says
-    # so, or the provider would install something other than the plan.
-    asked = {package: project for project, package in state.wanted.items()}
-    for item in state.closure:
-        project = asked.get(item.name)
-        if project is None and item.name in state.upgrades:
-            project = _project_of(item, mapping)
-        if project is None or project in seen or item.name in packages_shown:
-            continue
-        version = _planned_version(project, item.version, provider, mapping)
-        if version is None:
-            continue
-        seen.add(project)
-        packages_shown.add(item.name)
-        rows.append(_asked_row(project, version, item, state, resolution, provider))
-    for project, item in closure_projects.items():
-        if project is None or project in seen or item.name in packages_shown:
-            continue
-        version = _planned_version(project, item.version, provider, mapping)
-        if version is None:
-            continue
-        rows.append(
-            PlannedPackage(
-                project,
-                version,
-                Route.SYSTEM,
-                "comes with the system packages (dependency)" + _upgrade_note(item),
-                provider=provider.name,
-                package=item.name,
-                distro_version=item.version,
-            )
-        )
-    rows.sort(key=lambda r: (r.route is not Route.SYSTEM, r.name))
-    system_native = any(r.route is Route.SYSTEM for r in rows)
-    notes = tuple(
-        f"{name} takes the index's platform wheel while the system provides other native "
-        "packages: they were not built together"
-        if system_native
-        else f"{name} takes the index's platform wheel ({why})"
-        for name, why in state.wheel_fallback.items()
-        # Not one an earlier pass needed and this one drops, nor one built from its sdist
-        # (the report has a note of its own for those).
-        if name in resolution.candidates
-        and classify(resolution.candidates[name]).kind is not Kind.SOURCE
-    ) + tuple(
-        _unknown_extras_note(resolution.candidates[name], extras)
-        for name, extras in sorted(resolution.unknown_extras.items())
-    )
-    return Plan(
-        packages=tuple(rows),
-        provider=provider.name,
-        target_python=target.executable,
-        system_closure=state.closure,
-        notes=notes,
-    )
-
-
-def _asked_row(
-    project: NormalizedName,
-    version: Version,
-    item: ClosureItem,
-    state: _State,
-    resolution: Resolution,
-    provider: SystemQuery,
-) -> PlannedPackage:
-    """The row of a package the plan asks the provider for although the final resolution
-    does not have its project: what required it when it was routed says why."""
-    if project in state.wanted:
-        reason = state.reasons.get(project, "routed to the system")
-    else:
-        reason = "installed by the system, too old for what is required"
-    parents = state.wanted_by.get(project, set())
-    required_by = tuple(
-        sorted(str(resolution.candidates[p]) for p in parents if p in resolution.candidates)
-    )
-    return PlannedPackage(
-        project,
-        version,
-        Route.SYSTEM,
-        reason + _upgrade_note(item),
-        required_by,
-        provider=provider.name,
-        package=item.name,
-        distro_version=item.version,
-        requested=True,
-    )
-
-
-def _unknown_extras_note(cand: Candidate, extras: frozenset[NormalizedName]) -> str:
-    names = ", ".join(sorted(extras))
-    return (
-        f"{cand.name}[{names}]: {cand.name} {cand.version} comes from the system, and what "
-        f"the extra{'s' if len(extras) > 1 else ''} {names} need{'' if len(extras) > 1 else 's'}"
-        f" is unknown (the index has no wheel of {cand.name} {cand.version} to read it from, "
-        "and the target does not have it installed): those dependencies are not in the plan; "
-        "add them to the requirements if you need them"
-    )
-
-
-def _upgrade_note(item: ClosureItem | None) -> str:
-    return f"; upgrade from {item.replaces}" if item is not None and item.replaces else ""
-
-
-def _query_installed_versions(resolution: Resolution, state: _State, provider: SystemQuery) -> None:
-    """Ask the provider, in one call, for the distro version of installed system packages
-    the plan shows but never queried (found through the target's installed metadata)."""
-    missing = sorted(
-        {
-            c.system.package
-            for c in resolution.candidates.values()
-            if c.system is not None
-            and c.system.installed
-            and not c.system.distro_version
-            and c.system.package
-            and c.system.package not in state.packages
-        }
-    )
-    if missing:
-        _remember(state, provider.query(missing))
-
-
-def _system_row(
-    provision: SystemProvision,
-    state: _State,
-    required_by: tuple[str, ...],
-    item: ClosureItem | None,
-) -> PlannedPackage:
-    if provision.project in state.wanted:
-        reason = state.reasons.get(provision.project, "routed to the system")
-        if provision.installed:
-            reason += "; already installed"
-    elif provision.installed:
-        reason = "already installed by the system"
-    elif provision.package in state.upgrades and item is not None and item.replaces:
-        reason = "installed by the system, too old for what is required"
-    else:
-        reason = "comes with the system packages (dependency)"
-    if not provision.installed:
-        reason += _upgrade_note(item)
-    return PlannedPackage(
-        provision.project,
-        provision.version,
-        Route.SYSTEM,
-        reason,
-        required_by,
-        provider=provision.provider,
-        package=provision.package or None,
-        distro_version=provision.distro_version or _installed_version(state, provision) or None,
-        already_installed=provision.installed,
-        requested=not provision.installed
-        and (provision.project in state.wanted or provision.package in state.upgrades),
-    )
-
-
-def _installed_version(state: _State, provision: SystemProvision) -> str | None:
-    info = state.packages.get(provision.package) if provision.installed else None
-    return info.installed if info is not None else None
-
-
-def _installed_same(target: TargetEnvironment, name: NormalizedName, cand: Candidate) -> bool:
-    dist = target.installed.get(name)
-    return dist is not None and dist.version == cand.version

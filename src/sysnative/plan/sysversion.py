@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-from sysnative.mapping.table import MappingEntry
+from sysnative.mapping.table import MappingEntry, MappingTable
 
 __all__ = ["is_placeholder", "may_be_placeholder", "registered_by_data", "system_version"]
 
@@ -94,3 +95,18 @@ def _parse(text: str) -> Version | None:
         return Version(text)
     except InvalidVersion:
         return None
+
+
+def planned_version(
+    project: NormalizedName,
+    distro_version: str,
+    to_pep440: Callable[[str], Version | None],
+    mapping: MappingTable,
+    registered: Version | None = None,
+) -> Version | None:
+    """The version of ``project`` at the provider's ``distro_version`` that pip will see
+    (sysversion's rule); ``registered``: what the installed package registers, when it is
+    installed at that version (else the mapping's data says, when it knows)."""
+    if registered is None:
+        registered = registered_by_data(mapping.lookup(project), distro_version, to_pep440)
+    return system_version(to_pep440(distro_version), registered)

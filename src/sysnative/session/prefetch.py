@@ -28,7 +28,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from sysnative.protocols import IndexClient
-from sysnative.resolve.provider import build_candidates
+from sysnative.resolve.releases import build_candidates
 from sysnative.target import TargetEnvironment
 
 logger = logging.getLogger(__name__)

@@ -121,9 +121,8 @@ class Speculator:
         context: _Context, project: NormalizedName, files: Sequence[IndexFile]
     ) -> str | None:
         from sysnative.models import Route
-        from sysnative.plan.classify import Kind, classify
-        from sysnative.plan.route import Decision, decide
-        from sysnative.resolve.provider import build_candidates
+        from sysnative.plan.route import Decision, Kind, classify, decide
+        from sysnative.resolve.releases import build_candidates
 
         policy = context.policy
         if project in policy.force_pypi:

@@ -8,8 +8,8 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from sysnative.models import FileKind, IndexFile
-from sysnative.plan.classify import Kind, classify
-from sysnative.resolve.provider import build_candidates, list_releases
+from sysnative.plan.route import Kind, classify
+from sysnative.resolve.releases import build_candidates, list_releases
 
 NAME = NormalizedName("app")
 TAGS = ["cp311-cp311-manylinux_2_17_x86_64", "py3-none-any"]
