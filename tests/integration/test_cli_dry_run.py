@@ -1447,3 +1447,43 @@ def test_user_mapping_file_says_never_from_the_system(cli: CliRun) -> None:
     assert (row["name"], row["route"], row["version"]) == ("numpy", "pypi", "1.26.4")
     assert f"the mapping layer user config ({user})" in row["reason"]
     assert result.report["system_transaction"] == []
+
+
+
+def _serve_mixed_world(cli: CliRun) -> None:
+    """An index with native and pure projects over the standard apt world."""
+    cli.native("numpy", "2.0.0")
+    cli.native("numpy", "1.26.4")
+    cli.native("scipy", "1.11.4", requires_dist=["numpy>=1.22"])
+    cli.native("pandas", "2.1.0", requires_dist=["numpy>=1.22", "python-dateutil>=2.8.2", "six"])
+    cli.pure("python-dateutil", "2.9.0", requires_dist=["six>=1.5"])
+    cli.pure("six", "1.17.0")
+    cli.pure("tablib", "3.5.0", requires_dist=["python-dateutil>=2.9"])
+    cli.pure("xarray", "3.0", requires_dist=["numpy>=2"])
+    cli.pure("xarray", "2.0", requires_dist=["numpy>=1.24", "pandas"])
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        ("xarray", "tablib"),  # resolved against the system; a pure dependency from the index
+        ("scipy", "six"),  # the system's closure brings numpy
+        ("numpy>=2",),  # a conflict: the same explanation either way
+        ("numpy>=2", "--native-fallback", "wheel"),
+    ],
+)
+def test_plans_are_the_same_without_the_accelerators(
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch, requirements: tuple[str, ...]
+) -> None:
+    """``SYSNATIVE_ACCELERATORS=off`` (no speculation, prefetching or CPU split) changes the
+    time a plan takes, never the plan: the same rows, reasons and transaction, or the same
+    error."""
+    _serve_mixed_world(cli)
+    accelerated = cli.run(*requirements)
+    monkeypatch.setenv("SYSNATIVE_ACCELERATORS", "off")
+    plain = cli.run(*requirements)
+    assert (plain.code, plain.out, plain.err) == (accelerated.code, accelerated.out, accelerated.err)
+    assert plain.report == accelerated.report
+    if requirements[0] == "xarray":  # the case is what it says: a plan with both sides
+        assert accelerated.code == 0, accelerated.err
+        assert {p["route"] for p in accelerated.packages.values()} == {"pypi", "system"}

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from sysnative.mapping.table import MappingTable
     from sysnative.models import Plan, RequirementSet
     from sysnative.plan.route import RoutePolicy
-    from sysnative.protocols import Provider
+    from sysnative.protocols import Provider, SystemQuery
     from sysnative.session.speculate import Speculator
     from sysnative.target import TargetEnvironment
 
@@ -85,14 +85,16 @@ class SystemSide:
 
     cache: Cache
     provider: Provider
-    speculator: Speculator
+    #: Guesses the provider's answers ahead; ``None`` with the accelerators off (speed.py).
+    speculator: Speculator | None
     #: The ``--provider`` and provider options it was started for.
     requested: str | None
     options: Mapping[str, tuple[str, ...]]
 
     def stop(self) -> None:
         """No guessing ahead any more (the provider's own background work ends with it)."""
-        self.speculator.stop()
+        if self.speculator is not None:
+            self.speculator.stop()
 
 
 def start_system_side(provider: str | None, options: Mapping[str, tuple[str, ...]]) -> SystemSide:
@@ -104,11 +106,13 @@ def start_system_side(provider: str | None, options: Mapping[str, tuple[str, ...
     """
     from sysnative.cache import Cache
     from sysnative.providers import select_provider
+    from sysnative.session import speed
     from sysnative.session.speculate import Speculator
 
     cache = Cache()
     chosen = select_provider(provider, cache_dir=cache.root, options=options)
-    return SystemSide(cache, chosen, Speculator(chosen), provider, options)
+    speculator = Speculator(chosen) if speed.enabled() else None
+    return SystemSide(cache, chosen, speculator, provider, options)
 
 
 @contextmanager
@@ -151,7 +155,7 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
     from sysnative.index import pipconfig
     from sysnative.index.client import SimpleIndexClient
     from sysnative.mapping import files as mapping
-    from sysnative.protocols import IndexClient
+    from sysnative.protocols import IndexClient, SystemQuery
 
     cache, provider, speculator = system.cache, system.provider, system.speculator
     reqs, policy = request.requirements, request.policy
@@ -176,15 +180,22 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
         )
         index = SimpleIndexClient(config, cache, refresh=request.refresh)
         stack.callback(index.close)
-        index.prefetch_files(canonicalize_name(r.requirement.name) for r in reqs.requirements)
+        if speculator is not None:
+            index.prefetch_files(canonicalize_name(r.requirement.name) for r in reqs.requirements)
         target = probing.result()
     from sysnative.plan.sequential import build_plan
     from sysnative.resolve.resolver import constraint_map
     from sysnative.session.prefetch import GraphPrefetcher
     from sysnative.session.speculate import SpeculativeProvider, WatchedIndex
+    from sysnative.session.speed import PlainIndex
 
-    speculator.begin(target=target, mapping=table, policy=policy)
-    watched: IndexClient = WatchedIndex(index, speculator)
+    # The accelerators (speed.py): guesses of the system's answers, the graph walked ahead.
+    watched: IndexClient = PlainIndex(index)
+    system_query: SystemQuery = provider
+    if speculator is not None:
+        speculator.begin(target=target, mapping=table, policy=policy)
+        watched = WatchedIndex(index, speculator)
+        system_query = SpeculativeProvider(provider, speculator)
     # The index side's round trips overlap from here on (see prefetch.py). Projects the
     # system already provides are resolved at the system's version: nothing to fetch.
     site_dirs = {os.path.normpath(d) for d in provider.site_dirs()}
@@ -193,7 +204,6 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
         for name, dist in target.installed.items()
         if os.path.normpath(dist.location) in site_dirs
     }
-    system_query = SpeculativeProvider(provider, speculator)
     builder = None
     if policy.allow_build:
         # Releases without a wheel for the target become candidates through their sdists,
@@ -204,14 +214,15 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
         stack.callback(builder.close)
         first = system_first(table, system_query, policy, installed=installed_system)
         watched = BuildingIndex(watched, builder, from_system=first)
-    prefetcher = GraphPrefetcher(
-        watched,
-        target,
-        skip=installed_system,
-        constraints=constraint_map(reqs.constraints, target),
-    )
-    prefetcher.start(r.requirement for r in reqs.requirements)
-    stack.callback(prefetcher.stop)
+    if speculator is not None:
+        prefetcher = GraphPrefetcher(
+            watched,
+            target,
+            skip=installed_system,
+            constraints=constraint_map(reqs.constraints, target),
+        )
+        prefetcher.start(r.requirement for r in reqs.requirements)
+        stack.callback(prefetcher.stop)
     plan = build_plan(
         reqs,
         target=target,

@@ -70,8 +70,13 @@ class CpuShare:
 
 def reserve_cpu(pid: int) -> CpuShare | None:
     """Give process ``pid`` (a child of this process) a CPU of its own; ``None`` when there
-    is nothing to split (one CPU, or no per-thread affinity on this system)."""
+    is nothing to split (one CPU, no per-thread affinity on this system, or the accelerators
+    switched off: :mod:`sysnative.session.speed`)."""
+    from sysnative.session import speed
+
     getaffinity = getattr(os, "sched_getaffinity", None)
+    if not speed.enabled():
+        return None
     if getaffinity is None or not os.path.isdir(_TASKS):
         return None
     try:
