@@ -42,7 +42,7 @@ def helper() -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     yield process
     process.kill()
-    process.wait()
+    process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_the_helper_gets_one_cpu_and_everyone_else_the_rest(
 
 def test_a_process_that_is_gone_changes_nothing(allowed: set[int]) -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
+    gone.wait(timeout=30)
 
     assert reserve_cpu(gone.pid) is None
     assert os.sched_getaffinity(0) == allowed

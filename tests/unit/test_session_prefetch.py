@@ -68,8 +68,9 @@ def _walk(
         constraints={canonicalize_name(k): SpecifierSet(v) for k, v in (constraints or {}).items()},
     )
     prefetcher.start(Requirement(r) for r in requirements)
-    prefetcher.wait()
+    ended = prefetcher.wait(timeout=60)  # a deadline against a hang, not a timing assertion
     prefetcher.stop()
+    assert ended, "the walk did not end"
 
 
 def test_walks_the_newest_allowed_versions_dependencies() -> None:

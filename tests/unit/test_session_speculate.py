@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,13 @@ def _basic_case() -> dict[str, Any]:
 
 
 def _wait_for_simulation(speculator: Speculator, packages: tuple[str, ...]) -> None:
-    """Block until the worker has started simulating ``packages`` (no time limit is asserted:
-    the test's own timeout guards against a worker that never gets there)."""
+    """Block until the worker has started simulating ``packages``. The deadline only keeps a
+    worker that never gets there from hanging the suite; nothing is asserted about time."""
     event = threading.Event()
+    deadline = time.monotonic() + 60
     while speculator.simulation_answer(packages) is None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the speculator never simulated {packages}")
         event.wait(0.01)
 
 

@@ -155,7 +155,7 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
     from sysnative.index import pipconfig
     from sysnative.index.client import SimpleIndexClient
     from sysnative.mapping import files as mapping
-    from sysnative.protocols import IndexClient, SystemQuery
+    from sysnative.protocols import IndexClient
 
     cache, provider, speculator = system.cache, system.provider, system.speculator
     reqs, policy = request.requirements, request.policy

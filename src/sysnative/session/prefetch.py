@@ -70,11 +70,11 @@ class GraphPrefetcher:
             if self._applies(req, frozenset()):
                 self._submit(req)
 
-    def wait(self) -> None:
-        """Block until the walk has ended (nothing pending or running)."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the walk has ended (nothing pending or running), or ``timeout``
+        seconds have passed; whether it ended."""
         with self._lock:
-            while self._pending:
-                self._lock.wait()
+            return self._lock.wait_for(lambda: not self._pending, timeout)
 
     def stop(self) -> None:
         """Ask nothing more; a request in flight finishes into the memo."""
