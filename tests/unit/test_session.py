@@ -20,18 +20,20 @@ def _request(*names: str, system: tuple[str, ...] = (), pypi: tuple[str, ...] = 
 
 
 def test_nothing_to_install_is_a_usage_error_with_an_example() -> None:
-    with pytest.raises(UsageError, match="Nothing to install") as caught:
-        with planning_session(_request()):
-            pass
+    with (
+        pytest.raises(UsageError, match="Nothing to install") as caught,
+        planning_session(_request()),
+    ):
+        pass
     assert caught.value.hint is not None
     assert "--dry-run numpy requests" in caught.value.hint
 
 
 def test_a_project_forced_both_ways_is_a_usage_error() -> None:
     request = _request("numpy", "lxml", system=("NumPy", "lxml"), pypi=("numpy",))
-    with pytest.raises(UsageError, match="^numpy cannot be forced to both --system and --pypi"):
-        with planning_session(request):
-            pass
+    expected = r"^numpy cannot be forced to both --system and --pypi"
+    with pytest.raises(UsageError, match=expected), planning_session(request):
+        pass
 
 
 def test_route_policy_reads_the_settings_and_normalizes_names() -> None:
