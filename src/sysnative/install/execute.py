@@ -54,7 +54,7 @@ from sysnative.errors import (
     TargetRefused,
     WheelStepError,
 )
-from sysnative.index.http import HttpClient
+from sysnative.index.fetch import Fetcher
 from sysnative.install import selfguard, staging, standins, trialimport, wheels
 from sysnative.mapping.table import MappingTable
 from sysnative.models import ClosureItem, FileKind, Plan, PlannedPackage
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["InstallOptions", "InstallResult", "execute", "refusals"]
+__all__ = ["InstallOptions", "InstallResult", "execute", "interrupted_system_step", "refusals"]
 
 Probe = Callable[[str], TargetEnvironment]
 
@@ -146,7 +146,7 @@ def execute(
     target: TargetEnvironment,
     provider: Provider,
     mapping: MappingTable,
-    http: HttpClient,
+    http: Fetcher,
     cache: Cache | None,
     options: InstallOptions,
     progress: staging.Progress | None = None,
@@ -249,7 +249,7 @@ def execute(
                 exc.message += "\nNothing was installed from the index."
                 raise
             except KeyboardInterrupt:
-                raise _interrupted_system_step(provider, plan.system_closure) from None
+                raise interrupted_system_step(provider, plan.system_closure) from None
 
         # -- 5. the trial import, then the wheel step -------------------------------------------
         failures = trialimport.check(
@@ -331,7 +331,7 @@ def _pure_wheel(filename: str) -> bool:
     return all(t.abi == "none" and t.platform == "any" for t in tags)
 
 
-def _interrupted_system_step(provider: Provider, closure: Sequence[ClosureItem]) -> SystemStepError:
+def interrupted_system_step(provider: Provider, closure: Sequence[ClosureItem]) -> SystemStepError:
     """Ctrl-C reached the package manager too: say exactly what it left behind."""
     try:
         state = provider.verify(closure)

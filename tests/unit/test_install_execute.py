@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from memory import MemoryApt
 
-from sysnative.install.execute import _interrupted_system_step
+from sysnative.install.execute import interrupted_system_step
 from sysnative.models import ClosureItem
 from sysnative.providers.apt.provider import AptProvider
 from sysnative.providers.brew.provider import BrewProvider
@@ -19,7 +19,7 @@ def test_the_error_lists_what_is_missing_and_uses_the_providers_recovery() -> No
     apt = MemoryApt({})
     apt.installed_now["python3-a"] = "1.0-1"
     closure = (ClosureItem("python3-a", "1.0-1"), ClosureItem("python3-b", "2.0-1"))
-    error = _interrupted_system_step(apt, closure)
+    error = interrupted_system_step(apt, closure)
     assert error.exit_code == 130
     assert "python3-b 2.0-1: not installed" in error.message
     assert "python3-a" not in error.message
