@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from packaging.utils import canonicalize_name
 
-from sysnative.index.client import parse_html_page
+from sysnative.index.pages import parse_html_page
 from sysnative.mapping.files import load_builtin
 
 UNTERMINATED = '<a href="demo-1.0.tar.gz">x</a><a href="demo-2.0.tar.gz' + ' <a x="y"' * 20_000

@@ -5,9 +5,9 @@
 Nothing is fetched: the pages must already be in the cache (``$SYSNATIVE_CACHE_DIR`` or the
 user cache directory), e.g. after one ``sysnative install --dry-run`` that needs them. Each
 page is parsed ``--runs`` times in a fresh process state as far as parsing goes (the
-in-process memo caches of :mod:`sysnative.index.client` are cleared before every run unless
+in-process memo caches of :mod:`sysnative.index.pages` are cleared before every run unless
 ``--keep-memo``), and the best and median times are printed. ``--disk-cache`` times a warm
-:func:`sysnative.index.client.parse_page_cached` instead (the parsed list read back from a
+:func:`sysnative.index.pagecache.parse_page_cached` instead (the parsed list read back from a
 temporary cache directory, primed by one untimed call), which is what a warm run does.
 """
 
@@ -24,7 +24,8 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 
 from sysnative.cache import Cache, CachedPage
-from sysnative.index import client
+from sysnative.index import pagecache
+from sysnative.index import pages as index_pages
 
 DEFAULT_PROJECTS = ("botocore", "numpy", "cryptography", "twisted")
 
@@ -48,7 +49,7 @@ def _cached_pages(root: Path) -> dict[str, CachedPage]:
 
 
 def _clear_memos() -> None:
-    clear = getattr(client, "clear_parse_caches", None)
+    clear = getattr(index_pages, "clear_parse_caches", None)
     if callable(clear):
         clear()
 
@@ -78,8 +79,8 @@ def _run(args: argparse.Namespace, parsed_cache: Cache | None) -> int:
 
         def parse(page: CachedPage = page, name: NormalizedName = name) -> int:
             if parsed_cache is None:
-                return len(client.parse_page(page.body, page.content_type, page.url, name))
-            files = client.parse_page_cached(
+                return len(index_pages.parse_page(page.body, page.content_type, page.url, name))
+            files = pagecache.parse_page_cached(
                 parsed_cache, page.body, page.content_type, page.url, name
             )
             return len(files)

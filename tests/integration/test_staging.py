@@ -12,8 +12,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from fakeindex import FakeIndex, build_wheel
 from sysnative.cache import Cache
 from sysnative.errors import HashMismatch, IndexFailure
-from sysnative.index.client import SimpleIndexClient, make_index_file
-from sysnative.index.http import HttpClient
+from sysnative.index.client import SimpleIndexClient
+from sysnative.index.fetch import HttpClient
+from sysnative.index.pages import make_index_file
 from sysnative.index.pipconfig import IndexConfig
 from sysnative.install.staging import StagedWheel, TerminalProgress, cache_path, stage
 from sysnative.models import IndexFile

@@ -1,42 +1,87 @@
-"""The HTTP client's shared state: its TLS context and its pool of connections."""
+"""The HTTP client against servers on 127.0.0.1: TLS verification, timeouts, pooled connections."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
-from sysnative.index import http
+from sysnative.errors import IndexFailure
+from sysnative.index import fetch as http
+from sysnative.runner import run
 
 
-def test_threads_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[ssl.SSLContext] = []
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A self-signed certificate (and its key, in the same file) for 127.0.0.1."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    pem = tmp_path_factory.mktemp("tls") / "server.pem"
+    completed = run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(pem), "-out", str(pem),
+        ],
+        timeout=60,
+    )  # fmt: skip
+    assert completed.ok, completed.describe()
+    return pem
+
+
+@pytest.fixture
+def tls_server(certificate: Path) -> Iterator[HTTPServer]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.expect_request("/page").respond_with_data("ok")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_an_unknown_certificate_is_refused_without_retrying(tls_server: HTTPServer) -> None:
+    client = http.HttpClient(backoff=0.01, environ={})
+    with pytest.raises(IndexFailure, match="TLS error") as info:
+        client.get(tls_server.url_for("/page"))
+    client.close()
+
+    assert info.value.hint is not None
+    assert "cert" in info.value.hint
+    assert len(tls_server.log) == 0  # the handshake failed: no request, and no retry
+
+
+def test_pips_cert_is_trusted_by_every_thread(tls_server: HTTPServer, certificate: Path) -> None:
+    client = http.HttpClient(cafile=str(certificate), environ={})
     gate = threading.Barrier(8)
-    real = ssl.create_default_context
+    bodies: list[bytes] = []
 
-    def counting(*args: object, **kwargs: object) -> ssl.SSLContext:
-        context = real()
-        made.append(context)
-        return context
+    def fetch() -> None:
+        gate.wait()  # every thread opens its first connection at the same moment
+        bodies.append(client.get(tls_server.url_for("/page")).body)
 
-    monkeypatch.setattr(ssl, "create_default_context", counting)
-    client = http.HttpClient()
-    got: list[ssl.SSLContext] = []
-
-    def first_connection() -> None:
-        gate.wait()  # every thread asks at the same moment, as a run's first fetches do
-        got.append(client._context())
-
-    threads = [threading.Thread(target=first_connection) for _ in range(8)]
+    threads = [threading.Thread(target=fetch) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(made) == 1
-    assert all(context is made[0] for context in got)
+    client.close()
+
+    assert bodies == [b"ok"] * 8
+
+
+def test_a_server_that_does_not_answer_times_out() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        client = http.HttpClient(timeout=0.2, retries=1, backoff=0.01)
+        with pytest.raises(IndexFailure, match=r"no answer within 0\.2 seconds \(tried 2 times\)"):
+            client.get(f"http://127.0.0.1:{silent.getsockname()[1]}/page")
+        client.close()
 
 
 class KeepAliveServer:

@@ -15,7 +15,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from sysnative.commands import report
-from sysnative.index.client import parse_core_metadata
+from sysnative.index.metadata import parse_core_metadata
 from sysnative.index.pipconfig import IndexConfig
 from sysnative.install.sdists import (
     BuildingIndex,

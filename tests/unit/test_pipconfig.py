@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import textwrap
 from pathlib import Path
 
@@ -247,3 +248,11 @@ def test_default_index_url_failure(tmp_path: Path) -> None:
         pip_default_index_url(str(python), cache_dir=tmp_path / "cache")
     assert info.value.hint is not None
     assert "--index-url" in info.value.hint
+
+
+def test_the_installed_pip_prints_its_default(tmp_path: Path) -> None:
+    """The real ``pip install --help`` of the interpreter running the tests has a default."""
+    url = pip_default_index_url(sys.executable, cache_dir=tmp_path / "cache")
+
+    assert url.startswith(("https://", "http://"))
+    assert pip_default_index_url(sys.executable, cache_dir=tmp_path / "cache") == url

@@ -6,7 +6,7 @@ import pytest
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion
 
-from sysnative.index.client import _parse_filename, clear_parse_caches
+from sysnative.index.pages import _parse_filename, clear_parse_caches
 from sysnative.models import FileKind
 
 NAMES = [

@@ -11,7 +11,9 @@ wait for the first), and hedges: when an answer has not come after :data:`HEDGE_
 seconds, it asks again in parallel and takes whichever answer comes first, as a browser
 does. A failed lookup is not remembered, so a retry asks anew. Connections then go to the
 numeric addresses in the resolver's order, like ``socket.create_connection``; TLS still
-checks the certificate against the host name.
+checks the certificate against the host name. :func:`pool_classes` gives urllib3 connection
+pools whose connections open their sockets this way (measured on this project's container
+network: 16 simultaneous lookups lost an answer and waited 5 s in three rounds of five).
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ import copy
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["HEDGE_AFTER", "HostResolver"]
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+__all__ = ["HEDGE_AFTER", "HostResolver", "pool_classes"]
 
 #: Seconds to wait for an answer before asking again in parallel. A normal lookup takes a
 #: few milliseconds; a lost one takes the resolver's timeout.
@@ -159,3 +166,33 @@ class HostResolver:
             answer.give_up(
                 socket.gaierror(socket.EAI_AGAIN, f"no answer for {host} in {LOOKUP_LIMIT:.0f} s")
             )
+
+
+def pool_classes(resolver: HostResolver) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes, by scheme, whose connections reach their host (or proxy)
+    through ``resolver``: a ``PoolManager``'s ``pool_classes_by_scheme``."""
+
+    def new_conn(conn: Any) -> socket.socket:
+        # urllib3's own _new_conn, with the resolver instead of socket.create_connection.
+        try:
+            sock = resolver.create_connection(
+                (conn.host, conn.port), conn.timeout, conn.source_address
+            )
+        except socket.timeout as exc:
+            raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from exc
+        except OSError as exc:
+            raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+        for option in conn.socket_options or ():
+            sock.setsockopt(*option)
+        return sock
+
+    http_conn = type("HedgedHTTPConnection", (HTTPConnection,), {"_new_conn": new_conn})
+    https_conn = type("HedgedHTTPSConnection", (HTTPSConnection,), {"_new_conn": new_conn})
+    return {
+        "http": type(
+            "HedgedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}
+        ),
+        "https": type(
+            "HedgedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}
+        ),
+    }

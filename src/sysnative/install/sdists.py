@@ -57,9 +57,10 @@ from packaging.utils import (
 
 from sysnative.cache import Cache
 from sysnative.errors import BuildError, SysnativeError
-from sysnative.index.client import parse_core_metadata
-from sysnative.index.http import HttpClient, redact_url
+from sysnative.index.fetch import Fetcher
+from sysnative.index.metadata import parse_core_metadata
 from sysnative.index.pipconfig import IndexConfig
+from sysnative.index.urls import redact_url
 from sysnative.install.staging import StagedWheel, stage
 from sysnative.models import CoreMetadata, FileKind, IndexFile
 from sysnative.protocols import IndexClient
@@ -178,7 +179,7 @@ class SdistBuilder:
     def __init__(
         self,
         config: IndexConfig,
-        http: HttpClient,
+        http: Fetcher,
         cache: Cache | None,
         target: TargetEnvironment,
         *,

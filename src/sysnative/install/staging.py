@@ -40,7 +40,8 @@ from packaging.version import Version
 
 from sysnative.cache import Cache
 from sysnative.errors import HashMismatch, IndexFailure
-from sysnative.index.http import HttpClient, redact_url
+from sysnative.index.fetch import Fetcher
+from sysnative.index.urls import redact_url
 from sysnative.models import IndexFile
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class _NullProgress:
 def stage(
     files: Sequence[IndexFile],
     dest: Path,
-    http: HttpClient,
+    http: Fetcher,
     *,
     cache: Cache | None = None,
     progress: Progress | None = None,
@@ -257,7 +258,7 @@ def _first_failure(futures: Sequence[Future[StagedWheel]]) -> BaseException | No
 def _stage_one(
     file: IndexFile,
     dest: Path,
-    http: HttpClient,
+    http: Fetcher,
     cache: Cache | None,
     progress: Progress,
     stop: threading.Event,
@@ -318,7 +319,7 @@ def _download(
     url: str,
     filename: str,
     fh: BinaryIO,
-    http: HttpClient,
+    http: Fetcher,
     progress: Progress,
     stop: threading.Event,
 ) -> None:
