@@ -20,7 +20,7 @@ installing (``install --lock`` refuses a machine that would need other packages 
 write the marker metadata some system packages need (see ``docs/ci.md``).
 
 Every value that reaches a shell is quoted with :func:`shlex.quote`. Pure functions: a
-:class:`~sysnative.lock.lockfile.Lock` in, text out.
+:class:`~sysnative.lock.model.Lock` in, text out.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from sysnative import __version__
 
 if TYPE_CHECKING:
-    from sysnative.lock.lockfile import Lock
+    from sysnative.lock.model import Lock
 
 __all__ = ["FORMATS", "apt_pins", "dockerfile", "requirement_lines", "shell_script"]
 
@@ -80,7 +80,7 @@ def _machine_check(lock: Lock, source: str) -> str:
     """One shell command that exits 1, saying what differs, on another distro or arch."""
     machine = lock.machine
     want = f"{machine.distro_id} {machine.distro_version}"
-    from sysnative.lock.lockfile import relock_command
+    from sysnative.lock.replay import relock_command
 
     relock = relock_command(lock, source)
     tests = [

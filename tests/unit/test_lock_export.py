@@ -14,8 +14,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from sysnative.cli import main
-from sysnative.lock import export, lockfile
-from sysnative.lock.lockfile import Lock, LockedSystem, LockedWheel, LockMachine, LockTarget
+from sysnative.lock import document, export
+from sysnative.lock.model import Lock, LockedSystem, LockedWheel, LockMachine, LockTarget
 from sysnative.models import ClosureItem
 
 SHA = "c" * 64
@@ -170,13 +170,13 @@ def test_export_command_writes_an_executable_script(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lock_path = tmp_path / "pylock.toml"
-    lock_path.write_text(lockfile.dumps(lockfile.to_document(make_lock())), encoding="utf-8")
+    lock_path.write_text(document.dumps(document.to_document(make_lock())), encoding="utf-8")
     out = tmp_path / "install.sh"
 
     assert main(["export", "--format", "shell", str(lock_path), "-o", str(out)]) == 0
     assert main(["export", "--format", "dockerfile", str(lock_path)]) == 0
 
-    lock = lockfile.loads(lock_path.read_text(encoding="utf-8"), str(lock_path))
+    lock = document.loads(lock_path.read_text(encoding="utf-8"), str(lock_path))
     assert out.read_text(encoding="utf-8") == export.shell_script(lock, source=str(lock_path))
     assert out.stat().st_mode & stat.S_IXUSR
     assert capsys.readouterr().out == export.dockerfile(lock, source=str(lock_path))
