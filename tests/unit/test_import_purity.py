@@ -43,6 +43,14 @@ CORE = (
     "sysnative.checks.postflight",
     "sysnative.mapping.table",
     "sysnative.mapping.parse",
+    "sysnative.lock.model",
+    "sysnative.lock.document",
+    "sysnative.lock.from_plan",
+    "sysnative.lock.replay",
+    "sysnative.lock.credentials",
+    "sysnative.index.pages",
+    "sysnative.index.metadata",
+    "sysnative.index.urls",
 )
 
 #: Standard-library modules that do I/O, run processes or start threads.
@@ -56,8 +64,9 @@ FORBIDDEN = frozenset(
     }
 )  # fmt: skip
 
-#: Third-party packages the core may use: they compute, they do not reach the machine.
-ALLOWED_THIRD_PARTY = frozenset({"packaging", "resolvelib"})
+#: Third-party packages the core may use: they compute (TOML text in, TOML text out), they do
+#: not reach the machine.
+ALLOWED_THIRD_PARTY = frozenset({"packaging", "resolvelib", "tomli", "tomli_w"})
 
 
 def _module_file(name: str) -> Path | None:
