@@ -182,8 +182,9 @@ class PrivilegeError(SysnativeError):
         self.command = command
 
 
-class DpkgLocked(ProviderError):
-    """Another package manager held dpkg's lock for longer than sysnative waits; nothing changed."""
+class PackageManagerLocked(ProviderError):
+    """Another package manager held the system package manager's lock (dpkg's, dnf's, rpm's)
+    for longer than sysnative waits; nothing changed."""
 
     def __init__(
         self,
@@ -195,9 +196,9 @@ class DpkgLocked(ProviderError):
         process: str | None = None,
     ) -> None:
         super().__init__(message, hint)
-        #: The lock file apt could not take (``.../lock-frontend``, ``.../lock``, ...).
+        #: The lock file the package manager could not take (``.../lock-frontend``, ...).
         self.lock = lock
-        #: The process holding it, when apt could tell.
+        #: The process holding it, when it could be told.
         self.pid = pid
         self.process = process
 

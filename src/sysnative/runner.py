@@ -2,10 +2,12 @@
 
 Commands are argv lists, never shell strings. ``run`` returns a value with everything the
 caller needs to explain a failure; it raises only when the program cannot be started.
+``start`` starts a long-lived child that answers questions over pipes (apt's helper).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -149,7 +151,8 @@ def _run_echoing(
                 proc.stdin.write(input or "")
                 proc.stdin.close()
             except BrokenPipeError:  # the command did not read its input: as subprocess.run
-                pass
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()  # the unwritten rest goes, and the pipe is closed
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         proc.kill()
@@ -170,6 +173,31 @@ def _run_echoing(
     return Completed(
         tuple(argv), proc.returncode, "".join(captured["stdout"]), "".join(captured["stderr"])
     )
+
+
+def start(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start a long-lived child that talks in lines of UTF-8 text: requests on its stdin,
+    answers on its stdout; its stderr is discarded. Returns at once; the caller owns the
+    process (reads, writes, and ends it).
+
+    The environment is this process's with ``env`` on top, the locale unchanged: such a
+    child speaks a format of its own (JSON lines), not a tool's messages. Raises
+    :class:`CommandNotFound` when the program is not there, :class:`OSError` when it cannot
+    be started otherwise.
+    """
+    logger.debug("starting %s", shown(argv))
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            env={**os.environ, **env} if env else None,
+        )
+    except FileNotFoundError as exc:
+        raise CommandNotFound(argv[0]) from exc
 
 
 def run_passthrough(argv: Sequence[str]) -> int:

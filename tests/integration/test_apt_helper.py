@@ -20,6 +20,7 @@ import sysnative.providers.apt.provider as apt_module
 from aptrepo import LocalAptRepo, local_apt_repo  # noqa: F401
 from sysnative.errors import ProviderError, SysnativeError
 from sysnative.models import ClosureItem
+from sysnative.providers.apt.parse import parse_simulation
 from sysnative.providers.apt.session import HELPER, AptSession
 
 pytestmark = pytest.mark.apt
@@ -380,7 +381,7 @@ def test_questions_asked_back_to_back_see_no_earlier_marks(world: LocalAptRepo) 
     _hello, first, policy, second, again = (json.loads(x) for x in done.stdout.splitlines())
 
     apt_get = apt_module.AptProvider(env=world.env, python_apt=False)
-    parse = apt_module.parse_simulation
+    parse = parse_simulation
     assert first["ok"] is True
     assert second["ok"] is True
     assert _by_name(parse(second["text"])) == _by_name(apt_get.simulate(["needs-new-base"]))

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 import sysnative.providers.apt.provider as apt_module
+import sysnative.providers.base as base_module
 from aptrepo import (  # noqa: F401
     HostDpkg,
     HostWatch,
@@ -33,7 +34,7 @@ from aptrepo import (  # noqa: F401
     local_apt_repo,
 )
 from sysnative.errors import (
-    DpkgLocked,
+    PackageManagerLocked,
     PrivilegeError,
     ProviderError,
     ProviderUnavailable,
@@ -77,7 +78,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
         seen.append(tuple(argv))
         return real_run(argv, **kwargs)
 
-    monkeypatch.setattr(apt_module, "run", counting_run)
+    monkeypatch.setattr(base_module, "run", counting_run)
     return seen
 
 
@@ -234,7 +235,7 @@ def held_lock_is_reported(world: LocalAptRepo, lock: str) -> None:
     p = provider(world)
     closure = p.simulate(["pkg-c"])
     status = world.status()
-    with world.hold_dpkg_lock(lock) as path, pytest.raises(DpkgLocked) as info:
+    with world.hold_dpkg_lock(lock) as path, pytest.raises(PackageManagerLocked) as info:
         p.install([("pkg-c", "3.0~rc1-1")], closure, ROOT, lock_timeout=1)
     err = info.value
     assert err.lock == str(path)

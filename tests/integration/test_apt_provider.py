@@ -12,6 +12,7 @@ import pytest
 from packaging.version import Version
 
 import sysnative.providers.apt.provider as apt_module
+import sysnative.providers.base as base_module
 from aptrepo import LocalAptRepo, local_apt_repo  # noqa: F401
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem
@@ -53,7 +54,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
         seen.append(tuple(argv))
         return real_run(argv, env=env)
 
-    monkeypatch.setattr(apt_module, "run", counting_run)
+    monkeypatch.setattr(base_module, "run", counting_run)
     return seen
 
 

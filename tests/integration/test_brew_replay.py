@@ -25,7 +25,8 @@ from packaging.version import Version
 from sysnative.errors import PrivilegeError, ProviderError, SystemStepError
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.protocols import Privileges
-from sysnative.providers.brew.provider import BrewProvider, Formula
+from sysnative.providers.brew.parse import Formula
+from sysnative.providers.brew.provider import BrewProvider
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "brew"
 

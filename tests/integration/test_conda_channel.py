@@ -25,12 +25,9 @@ from typing import Any
 import pytest
 
 from sysnative.models import ClosureItem
-from sysnative.providers.conda.provider import (
-    CondaProvider,
-    install_specs,
-    parse_conda_meta_filename,
-    parse_repodata_json,
-)
+from sysnative.providers.conda.names import install_specs
+from sysnative.providers.conda.parse import parse_conda_meta_filename, parse_repodata_json
+from sysnative.providers.conda.provider import CondaProvider
 from sysnative.providers.conda.version import conda_to_pep440
 
 rattler = pytest.importorskip("rattler")

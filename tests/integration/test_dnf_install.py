@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import sysnative.providers.base as base_module
 import sysnative.providers.dnf.provider as dnf_module
 from rpmrepo import (
     FAILING_POST,
@@ -27,9 +28,16 @@ from rpmrepo import (
     RpmWorld,
     require_rpm_tools,
 )
-from sysnative.errors import PrivilegeError, ProviderError, ProviderUnavailable, SystemStepError
+from sysnative.errors import (
+    PackageManagerLocked,
+    PrivilegeError,
+    ProviderError,
+    ProviderUnavailable,
+    SystemStepError,
+)
 from sysnative.models import ClosureItem
 from sysnative.protocols import Privileges, Provider
+from sysnative.providers.dnf.command import find_dnf
 from sysnative.runner import Completed
 from sysnative.runner import run as real_run
 
@@ -83,7 +91,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
         seen.append(tuple(argv))
         return real_run(argv, **kwargs)
 
-    monkeypatch.setattr(dnf_module, "run", counting_run)
+    monkeypatch.setattr(base_module, "run", counting_run)
     return seen
 
 
@@ -92,7 +100,7 @@ def provider(world: RpmWorld) -> dnf_module.DnfProvider:
 
 
 def dnf_command() -> str:
-    found, _ = dnf_module._find_dnf(None)
+    found, _ = find_dnf(None)
     assert found is not None
     return found.name
 
@@ -268,7 +276,7 @@ def test_verify_catches_a_dependency_that_changed_after_the_check(
 def test_held_dnf_lock(world: RpmWorld) -> None:
     p = provider(world)
     closure = p.simulate(["python3-libs"])
-    with world.hold_dnf_lock() as (path, pid), pytest.raises(dnf_module.DnfLocked) as info:
+    with world.hold_dnf_lock() as (path, pid), pytest.raises(PackageManagerLocked) as info:
         p.install([("python3-libs", "3.12.4-1.fc40")], closure, ROOT, lock_timeout=1)
     err = info.value
     assert (err.lock, err.pid, err.process) == (str(path), pid, "sleep")
@@ -282,7 +290,7 @@ def test_held_dnf_lock(world: RpmWorld) -> None:
 def test_held_rpm_lock(world: RpmWorld) -> None:
     p = provider(world)
     closure = p.simulate(["python3-libs"])
-    with world.hold_rpm_lock() as path, pytest.raises(dnf_module.DnfLocked) as info:
+    with world.hold_rpm_lock() as path, pytest.raises(PackageManagerLocked) as info:
         p.install([("python3-libs", "3.12.4-1.fc40")], closure, ROOT, lock_timeout=1)
     err = info.value
     assert err.lock == str(path)

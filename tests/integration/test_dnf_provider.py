@@ -20,11 +20,13 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
+import sysnative.providers.base as base_module
 import sysnative.providers.dnf.provider as dnf_module
 from rpmrepo import LocalRpmRepo, RpmWorld, require_rpm_tools
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.protocols import Provider
+from sysnative.providers.dnf.command import find_dnf
 from sysnative.runner import Completed
 from sysnative.runner import run as real_run
 
@@ -88,7 +90,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
         seen.append(tuple(argv))
         return real_run(argv, **kwargs)
 
-    monkeypatch.setattr(dnf_module, "run", counting_run)
+    monkeypatch.setattr(base_module, "run", counting_run)
     return seen
 
 
@@ -137,7 +139,7 @@ def test_query_is_one_dnf_and_one_rpm_call(world: RpmWorld, calls: list[tuple[st
     specs = ["python3dist(foo)", "python3-bar"] + [f"python3dist(missing{i})" for i in range(28)]
     found = provider(world).query(specs)
     assert set(found) == {"python3dist(foo)", "python3-bar"}
-    command, _ = dnf_module._find_dnf(None)
+    command, _ = find_dnf(None)
     assert command is not None
     assert [argv[0] for argv in calls] == [command.name, "rpm"]
     dnf_argv, rpm_argv = calls

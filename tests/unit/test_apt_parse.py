@@ -1,4 +1,9 @@
-"""The apt output parsers, over output recorded from the real apt (see fixtures/apt/README.md)."""
+"""The apt output parsers, over output recorded from the real apt (see fixtures/apt/README.md).
+
+The dpkg states and apt's lock and error messages below were printed by apt 2.6.1 and dpkg
+1.21.23 on Debian 12 (the runs of tests/integration/test_apt_install.py); only the admin
+directory was replaced with dpkg's default one.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,20 @@ import pytest
 
 from sysnative.errors import ProviderError
 from sysnative.models import ClosureItem, SystemPackage
-from sysnative.providers.apt.provider import (
+from sysnative.providers.apt.names import validate_package_names
+from sysnative.providers.apt.parse import (
+    DPKG_STATE_FORMAT,
+    LockHolder,
+    PackageState,
+    package_states,
     parse_apt_errors,
     parse_dpkg_query,
+    parse_lock_error,
     parse_policy,
     parse_removals,
     parse_simulation,
     parse_unmet_dependencies,
-    validate_package_names,
+    relevant_apt_lines,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "apt"
@@ -171,3 +182,142 @@ def test_invalid_names_rejected(bad: str) -> None:
         validate_package_names(["python3-numpy", bad])
     assert repr(bad) in info.value.message
     assert info.value.hint
+
+
+# -- dpkg states -----------------------------------------------------------------------------------
+
+
+def test_state_format_is_tab_separated() -> None:
+    assert DPKG_STATE_FORMAT == "${Package}\t${Architecture}\t${Status}\t${Version}\n"
+
+
+def test_package_states() -> None:
+    closure = (
+        ClosureItem("pkg-c", "3.0~rc1-1", "all"),
+        ClosureItem("pkg-bad", "1.0-1", "all"),
+        ClosureItem("pkg-u", "1.0-1", "all"),
+        ClosureItem("pkg-gone", "1.0-1", "all"),
+        ClosureItem("pkg-old", "2.0-1", "all", replaces="1.0-1"),
+        ClosureItem("libfoo", "1.0-1", "i386"),
+        ClosureItem("pkg-cfg", "1.0-1", None),
+    )
+    text = (
+        "pkg-c\tall\tinstall ok installed\t3.0~rc1-1\n"
+        "pkg-bad\tall\tinstall ok half-configured\t1.0-1\n"
+        "pkg-u\tall\tinstall ok unpacked\t1.0-1\n"
+        "pkg-old\tall\tinstall ok installed\t1.0-1\n"
+        "libfoo\tamd64\tinstall ok installed\t1.0-1\n"
+        "pkg-cfg\tamd64\tdeinstall ok config-files\t1.0-1\n"
+    )
+    states = package_states(closure, text)
+    assert [s.status for s in states] == [
+        "installed",
+        "half-configured",
+        "unpacked",
+        "not-installed",
+        "installed",
+        "not-installed",  # only the amd64 copy is there
+        "config-files",
+    ]
+    assert [s.ok for s in states] == [True, False, False, False, False, False, False]
+    assert [s.present for s in states] == [True, True, True, False, True, False, False]
+    lines = [s.describe() for s in states]
+    assert lines[0] == "pkg-c 3.0~rc1-1: installed"
+    assert lines[1] == (
+        "pkg-bad 1.0-1: half-configured: unpacked, but configuring it (its postinst) failed"
+        " [dpkg status: install ok half-configured]"
+    )
+    assert lines[2].startswith("pkg-u 1.0-1: unpacked but not configured")
+    assert lines[3] == "pkg-gone 1.0-1: not installed"
+    assert lines[4] == "pkg-old: installed at 1.0-1, but the plan has 2.0-1"
+    assert lines[5] == "libfoo 1.0-1: not installed"
+    assert lines[6].startswith("pkg-cfg 1.0-1: not installed, only its configuration files")
+
+
+def test_package_state_ok_needs_installed_and_version() -> None:
+    item = ClosureItem("pkg-a", "1.0-1", "all")
+    assert PackageState(item, "installed", "1.0-1").ok
+    assert not PackageState(item, "installed", "1.0-2").ok
+    assert not PackageState(item, "triggers-pending", "1.0-1").ok
+
+
+# -- apt messages ----------------------------------------------------------------------------------
+
+
+def test_lock_error_with_holder() -> None:
+    """``-o DPkg::Lock::Timeout=0``: the holder is on stderr."""
+    stderr = (
+        "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 3602 "
+        "(python3)\n"
+        "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is "
+        "another process using it?\n"
+    )
+    assert parse_lock_error(stderr) == LockHolder("/var/lib/dpkg/lock-frontend", 3602, "python3")
+
+
+def test_lock_error_after_waiting() -> None:
+    """With a timeout apt reports the holder in its progress line on stdout."""
+    stdout = (
+        "Waiting for cache lock: Could not get lock /var/lib/dpkg/lock. It is held by "
+        "process 32538 (unattended-upgr)...\r"
+    )
+    assert parse_lock_error(stdout) == LockHolder("/var/lib/dpkg/lock", 32538, "unattended-upgr")
+    # The progress line is not always printed (apt leaves the flag that decides it
+    # uninitialised); the final errors name the lock file, or the directory it is in.
+    busy = (
+        "E: Unable to lock the administration directory (/var/lib/dpkg/), is another "
+        "process using it?\n"
+    )
+    assert parse_lock_error(busy) == LockHolder("/var/lib/dpkg/lock")
+    frontend = (
+        "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is "
+        "another process using it?\n"
+    )
+    assert parse_lock_error(frontend) == LockHolder("/var/lib/dpkg/lock-frontend")
+
+
+def test_permission_denied_is_not_a_held_lock() -> None:
+    stderr = (
+        "E: Could not open lock file /var/lib/dpkg/lock-frontend - open (13: Permission "
+        "denied)\n"
+        "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), are you "
+        "root?\n"
+    )
+    assert parse_lock_error(stderr) is None
+
+
+def test_relevant_lines_of_a_failing_postinst() -> None:
+    """apt copies dpkg's pseudo-terminal to stdout (``\\r\\n``); only apt's own error is on
+    stderr."""
+    stdout = (
+        "Reading package lists...\r\n"
+        "Selecting previously unselected package pkg-bad.\r\n"
+        "Preparing to unpack .../repo/./pkg-bad_1.0-1_all.deb ...\r\n"
+        "Unpacking pkg-bad (1.0-1) ...\r\n"
+        "Setting up pkg-c (3.0~rc1-1) ...\r\n"
+        "Setting up pkg-bad (1.0-1) ...\r\n"
+        "postinst of pkg-bad fails on purpose\r\n"
+        "dpkg: error processing package pkg-bad (--configure):\r\n"
+        " installed pkg-bad package post-installation script subprocess returned error exit "
+        "status 1\r\n"
+        "Errors were encountered while processing:\r\n"
+        " pkg-bad\r\n"
+    )
+    stderr = "E: Sub-process /usr/bin/dpkg returned an error code (1)\n"
+    assert relevant_apt_lines(stdout, stderr) == (
+        "postinst of pkg-bad fails on purpose",
+        "dpkg: error processing package pkg-bad (--configure):",
+        " installed pkg-bad package post-installation script subprocess returned error exit "
+        "status 1",
+        "Errors were encountered while processing:",
+        " pkg-bad",
+        "E: Sub-process /usr/bin/dpkg returned an error code (1)",
+    )
+
+
+def test_relevant_lines_limits() -> None:
+    assert relevant_apt_lines("E: one\n two\nthree\n", "") == ("E: one", " two")
+    # script output is quoted only when dpkg reports an error right after it
+    assert relevant_apt_lines("Setting up a (1) ...\nchatter\nSetting up b (1) ...\n", "") == ()
+    many = "".join(f"{i}\n" for i in range(40))
+    assert relevant_apt_lines("", many) == tuple(str(i) for i in range(15, 40))

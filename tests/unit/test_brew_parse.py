@@ -15,23 +15,23 @@ from packaging.version import Version
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem
 from sysnative.protocols import Privileges
-from sysnative.providers.brew.provider import (
-    BrewProvider,
+from sysnative.providers.brew.names import (
+    closure_differences,
+    validate_formula_names,
+    validate_install_packages,
+)
+from sysnative.providers.brew.parse import (
     DryRunPlan,
     Formula,
-    brew_to_pep440,
-    closure_differences,
     parse_dry_run,
     parse_info_json,
     parse_list_versions,
     parse_unknown_formulae,
-    pkg_version,
     python_versions,
     resolve_formula,
-    split_pkg_version,
-    validate_formula_names,
-    validate_install_packages,
 )
+from sysnative.providers.brew.provider import BrewProvider
+from sysnative.providers.brew.version import brew_to_pep440, pkg_version, split_pkg_version
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "brew"
 

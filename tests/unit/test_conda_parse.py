@@ -15,15 +15,19 @@ from packaging.version import Version
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem
 from sysnative.protocols import Privileges
-from sysnative.providers.conda.provider import (
-    CondaProvider,
-    CondaRecord,
-    Transaction,
+from sysnative.providers.conda.names import (
     build_install_argv,
     closure_differences,
+    install_specs,
+    validate_distro_version,
+    validate_install_packages,
+    validate_package_names,
+)
+from sysnative.providers.conda.parse import (
+    CondaRecord,
+    Transaction,
     closure_from_transaction,
     dist_info_projects,
-    install_specs,
     load_json_documents,
     parse_conda_meta,
     parse_conda_meta_filename,
@@ -33,10 +37,8 @@ from sysnative.providers.conda.provider import (
     parse_transaction,
     python_site_packages,
     record_from_json,
-    validate_distro_version,
-    validate_install_packages,
-    validate_package_names,
 )
+from sysnative.providers.conda.provider import CondaProvider
 from sysnative.providers.conda.version import (
     conda_to_pep440,
     join_version_build,

@@ -1,11 +1,14 @@
 """Pieces every provider's execution side shares: who may run the transaction, the error that
-hands over the exact command, and the consistency check of a planned transaction."""
+hands over the exact command, who holds a lock, and the consistency checks of a planned
+transaction (names, versions and pairs checked against a tool's grammar; a simulated
+transaction compared with the plan)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import pwd
+import re
 import shlex
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +25,10 @@ __all__ = [
     "process_name",
     "root_or_sudo",
     "transaction_differences",
+    "unique_valid_names",
     "user_name",
+    "validate_closure_items",
+    "validate_pairs",
 ]
 
 
@@ -199,3 +205,60 @@ def transaction_differences(
                 f"{', '.join(sorted(got))}"
             )
     return tuple(out)
+
+
+def unique_valid_names(
+    names: Iterable[str], pattern: re.Pattern[str], *, what: str, tool: str, hint: str
+) -> tuple[str, ...]:
+    """``names`` de-duplicated in order; :class:`ProviderError` (``name`` "is not a valid
+    ``what``", then ``hint``) for the first one ``pattern`` does not match in full. Runs
+    before any command, so a hostile or mistyped name never reaches ``tool``."""
+    out: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or not pattern.fullmatch(name):
+            raise ProviderError(
+                f"{name!r} is not a valid {what}, so it was not passed to {tool}.", hint
+            )
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def validate_pairs(
+    packages: Iterable[tuple[str, str]],
+    validate_name: Callable[[Iterable[str]], object],
+    validate_version: Callable[[str], object],
+) -> tuple[tuple[str, str], ...]:
+    """The ``(name, version)`` pairs, checked and de-duplicated in order.
+
+    :class:`ProviderError` for an invalid name or version, or for one name asked at two
+    versions (a transaction installs one version of each package).
+    """
+    pairs: dict[str, str] = {}
+    for name, version in packages:
+        validate_name([name])
+        validate_version(version)
+        if pairs.get(name, version) != version:
+            raise ProviderError(
+                f"{name} is asked for at two versions ({pairs[name]} and {version}).",
+                "A transaction installs one version of each package; check the plan.",
+            )
+        pairs[name] = version
+    return tuple(pairs.items())
+
+
+def validate_closure_items(
+    closure: Sequence[ClosureItem],
+    validate_names: Callable[[Iterable[str]], object],
+    validate_version: Callable[[str], object],
+    validate_more: Callable[[ClosureItem], object] | None = None,
+) -> None:
+    """The closure's names, versions and replaced versions (and what ``validate_more``
+    checks of each item) go into the tool's argv and into undo commands: check them all."""
+    validate_names(item.name for item in closure)
+    for item in closure:
+        validate_version(item.version)
+        if item.replaces is not None:
+            validate_version(item.replaces)
+        if validate_more is not None:
+            validate_more(item)

@@ -3,14 +3,15 @@
 The apt provider asks :class:`AptSession` first and apt's own commands whenever the session
 says no: python3-apt missing, a question the helper does not reproduce exactly, a dead
 process. A session is therefore never the only way to an answer, only the fast one; see
-``helper.py`` for what it answers and why it is faster.
+``helper.py`` for what it answers and why it is faster. The process is started through
+:func:`sysnative.runner.start`, like every subprocess of sysnative.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import os
 import subprocess
 import threading
 import time
@@ -18,6 +19,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from sysnative.runner import CommandNotFound, start
 from sysnative.session.cpushare import CpuShare, reserve_cpu
 
 logger = logging.getLogger(__name__)
@@ -33,19 +35,21 @@ def _close(
 ) -> None:
     """End the helper. One whose cache is open holds nothing worth waiting for: it is
     stopped at once. One still building apt's binary cache is left to finish writing it
-    (the next run profits); the EOF on its stdin then ends it, without anyone waiting."""
+    (the next run profits); the EOF on its stdin then ends it, and a daemon thread reaps it
+    without anyone waiting. Our ends of its pipes are closed either way."""
     if cpu is not None:
         cpu.release()
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
     if process.poll() is not None:
         return
-    try:
-        if process.stdin is not None:
-            process.stdin.close()
-    except OSError:
-        pass
     if opened.is_set():
         process.kill()
         process.wait()
+    else:
+        threading.Thread(target=process.wait, name="apt-helper-reaper", daemon=True).start()
 
 
 class AptSession:
@@ -59,7 +63,6 @@ class AptSession:
         env: Mapping[str, str] | None = None,
     ) -> None:
         argv = [interpreter, "-I", str(HELPER), *(f"{k}={v}" for k, v in settings)]
-        logger.debug("starting %s", " ".join(argv))
         self._lock = threading.Lock()
         #: ``None`` until the helper said whether its cache is open; then apt's version, or
         #: ``""`` when the session cannot answer anything.
@@ -70,16 +73,8 @@ class AptSession:
         #: Set once the helper's first line was read: its cache is open (or it failed).
         self._hello_read = threading.Event()
         try:
-            self._process = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                encoding="utf-8",
-                env={**os.environ, **env} if env else None,
-            )
-        except OSError as exc:
+            self._process = start(argv, env=env)
+        except (CommandNotFound, OSError) as exc:
             logger.debug("apt helper not started: %s", exc)
             self._apt_version = ""
             return

@@ -29,7 +29,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
+
+from sysnative.providers.reading import as_pep440
 
 __all__ = ["DebianVersion", "debian_to_pep440"]
 
@@ -45,12 +47,6 @@ _REPACK_RE = re.compile(r"[+~.](?:dfsg|ds|repack|debian)\d*(?=$|[+~.-])", re.IGN
 #: ``~`` followed by a snapshot date: a development snapshot *before* the release.
 _TILDE_SNAPSHOT_RE = re.compile(
     r"~(?:git|svn|bzr|hg|cvs|snapshot|snap)?\.?(\d{8})(?:\D.*)?$", re.IGNORECASE
-)
-
-#: The conservative fallback: leading release numbers, optionally a pre-release tag.
-_CONSERVATIVE_RE = re.compile(
-    r"^(\d+(?:\.\d+)*)(?:[~.-]?(a|alpha|b|beta|c|rc|pre|preview)(\d*)(?![a-z]))?",
-    re.IGNORECASE,
 )
 
 
@@ -106,18 +102,6 @@ def _normalize_upstream(upstream: str) -> str:
     return text.replace("~", "")
 
 
-def _conservative(text: str) -> Version | None:
-    m = _CONSERVATIVE_RE.match(text)
-    if not m:
-        return None
-    release, tag, number = m.groups()
-    candidate = release + (f"{tag}{number}" if tag else "")
-    try:
-        return Version(candidate)
-    except InvalidVersion:  # pragma: no cover - the regex only builds valid versions
-        return None
-
-
 def debian_to_pep440(version: str) -> Version | None:
     """The PEP 440 version of the upstream release a Debian version ships, or ``None``.
 
@@ -128,10 +112,4 @@ def debian_to_pep440(version: str) -> Version | None:
         parsed = DebianVersion.parse(version)
     except ValueError:
         return None
-    text = _normalize_upstream(parsed.upstream)
-    if not text:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return _conservative(text)
+    return as_pep440(_normalize_upstream(parsed.upstream))

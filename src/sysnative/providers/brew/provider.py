@@ -13,7 +13,8 @@ Homebrew makes from each formula's keg. So:
   --force``), and then only at the linked version. The same holds for a formula that is
   installed but not linked (``brew unlink``, or a link conflict).
 
-Commands and what is read from them (sources in ``fixtures/brew/README.md``):
+Commands and what is read from them (parsed by :mod:`sysnative.providers.brew.parse`, over
+recorded outputs whose sources are in ``fixtures/brew/README.md``):
 
 * query: ONE ``brew info --json=v2 --formula -- NAME...``. ``formulae[].versions.stable`` and
   ``revision`` give the candidate (``1.26.4`` with revision 1 is ``1.26.4_1``, Homebrew's
@@ -38,414 +39,56 @@ must still be at the planned ``pkg_version``) and after it (the planned version 
 among the installed kegs). Every command runs with ``HOMEBREW_NO_AUTO_UPDATE=1`` (no tap
 update between planning and installing that would change the versions) and
 ``HOMEBREW_NO_INSTALL_CLEANUP=1`` (the kegs an upgrade replaces stay, so linking the old keg
-again undoes it). Homebrew refuses to run as root, so the provider needs a
-normal user, and never sudo.
+again undoes it; :data:`~sysnative.providers.brew.names.BREW_ENV`). Homebrew refuses
+to run as root, so the provider needs a normal user, and never sudo.
+
+The provider is a :class:`sysnative.providers.base.PackageManagerProvider`: the base runs the
+checked transaction (validate, simulate and compare, install, ask ``brew list``) and this
+class fills in its hooks. Parsing is in :mod:`~sysnative.providers.brew.parse`, versions in
+:mod:`~sysnative.providers.brew.version`, the messages in
+:mod:`~sysnative.providers.brew.messages`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import shlex
 import shutil
-import sys
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from sysnative.errors import PrivilegeError, ProviderError, ProviderUnavailable, SystemStepError
+from sysnative.errors import ProviderError, SystemStepError
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.protocols import Privileges
-from sysnative.providers.common import checked_transaction, transaction_differences, user_name
-from sysnative.runner import CommandNotFound, Completed, run
-
-__all__ = [
-    "BREW_ENV",
-    "BrewProvider",
-    "DryRunPlan",
-    "Formula",
-    "brew_to_pep440",
-    "closure_differences",
-    "parse_dry_run",
-    "parse_info_json",
-    "parse_list_versions",
-    "parse_unknown_formulae",
-    "pkg_version",
-    "python_versions",
-    "resolve_formula",
-    "split_pkg_version",
-    "validate_formula_names",
-    "validate_install_packages",
-    "validate_pkg_version",
-]
-
-#: A formula name (``numpy``, ``python@3.13``, ``libsigc++``), optionally tap-qualified
-#: (``user/tap/name``); never starting with ``-``.
-FORMULA_RE = re.compile(r"^(?:[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*/)?[a-z0-9][a-z0-9+_.@-]*$")
-
-#: A Homebrew version with its revision (``1.26.4_1``, ``2024-11-26``, ``1.4rc5_2``).
-PKG_VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+~-]*$")
-
-#: The environment of every brew command (module docstring).
-BREW_ENV = {"HOMEBREW_NO_AUTO_UPDATE": "1", "HOMEBREW_NO_INSTALL_CLEANUP": "1"}
-
-_UNAVAILABLE_MESSAGE = "Homebrew was not found on this machine (brew is not on PATH)."
-_UNAVAILABLE_HINT = (
-    "Install Homebrew (macOS, or Linuxbrew on Linux) or choose the provider that matches "
-    "this system."
+from sysnative.providers.base import PackageManagerProvider
+from sysnative.providers.brew.messages import formulae_changed_error, owner_error, transaction_error
+from sysnative.providers.brew.names import (
+    BREW_ENV,
+    build_install_argv,
+    validate_closure,
+    validate_formula_names,
+    validate_install_packages,
+    validate_options,
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Versions
-# --------------------------------------------------------------------------------------------
-
-
-def split_pkg_version(version: str) -> tuple[str, int]:
-    """``"1.26.4_1"`` -> ``("1.26.4", 1)``; no revision is revision 0 (Homebrew's
-    ``PkgVersion``: the revision is a trailing ``_N``)."""
-    m = re.fullmatch(r"(.+?)_(\d+)", version)
-    if m:
-        return m.group(1), int(m.group(2))
-    return version, 0
-
-
-def pkg_version(stable: str, revision: int) -> str:
-    """Homebrew's ``pkg_version``: the version, and ``_REVISION`` when the formula was
-    rebuilt without a version change."""
-    return f"{stable}_{revision}" if revision else stable
-
-
-def brew_to_pep440(version: str) -> Version | None:
-    """The PEP 440 reading of a Homebrew version: the revision (``_1``) is Homebrew's
-    rebuild counter, not part of the upstream version, and is dropped; ``None`` when the
-    rest is not a PEP 440 version (``2024-11-26``, ``9e``)."""
-    if not isinstance(version, str) or not PKG_VERSION_RE.fullmatch(version):
-        return None
-    upstream, _revision = split_pkg_version(version)
-    try:
-        return Version(upstream)
-    except InvalidVersion:
-        return None
-
-
-# --------------------------------------------------------------------------------------------
-# brew info --json
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Formula:
-    """What ``brew info --json`` says about one formula."""
-
-    name: str
-    full_name: str
-    #: ``versions.stable`` (``None`` for a HEAD-only formula).
-    stable: str | None
-    revision: int = 0
-    #: ``installed[].version``: the installed kegs, as ``pkg_version`` strings.
-    installed: tuple[str, ...] = ()
-    #: The keg linked into the prefix (``None``: not linked).
-    linked_keg: str | None = None
-    keg_only: bool = False
-    keg_only_reason: str | None = None
-    dependencies: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-    oldnames: tuple[str, ...] = ()
-    outdated: bool = False
-
-    @property
-    def pkg_version(self) -> str | None:
-        """The version ``brew install`` would install now."""
-        return pkg_version(self.stable, self.revision) if self.stable else None
-
-    @property
-    def unusable(self) -> str | None:
-        """Why the formula's Python packages are not on Homebrew's site dir; ``None`` when
-        they are (or would be, once installed)."""
-        if self.keg_only and self.linked_keg is None:
-            reason = f" ({self.keg_only_reason})" if self.keg_only_reason else ""
-            return (
-                f"{self.name} is keg-only{reason}: Homebrew does not link it into its prefix, "
-                "so its Python packages are not on Homebrew's site-packages"
-            )
-        if self.installed and self.linked_keg is None:
-            return (
-                f"{self.name} is installed ({', '.join(self.installed)}) but not linked; "
-                f"`brew link {self.name}` links it"
-            )
-        return None
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(v for v in value if isinstance(v, str))
-
-
-def _formula(obj: object) -> Formula | None:
-    if not isinstance(obj, dict):
-        return None
-    name = obj.get("name")
-    if not isinstance(name, str) or not name:
-        return None
-    versions = obj.get("versions")
-    stable = versions.get("stable") if isinstance(versions, dict) else None
-    revision = obj.get("revision")
-    installed = tuple(
-        entry["version"]
-        for entry in obj.get("installed") or []
-        if isinstance(entry, dict) and isinstance(entry.get("version"), str)
-    )
-    linked = obj.get("linked_keg")
-    reason = obj.get("keg_only_reason")
-    reason_text: str | None = None
-    if isinstance(reason, dict):
-        parts = [str(reason.get(k) or "").strip() for k in ("reason", "explanation")]
-        reason_text = ": ".join(p for p in parts if p) or None
-    elif isinstance(reason, str) and reason:
-        reason_text = reason
-    full_name = obj.get("full_name")
-    keg_only = obj.get("keg_only")
-    return Formula(
-        name=name,
-        full_name=full_name if isinstance(full_name, str) and full_name else name,
-        stable=stable if isinstance(stable, str) and stable else None,
-        revision=revision if isinstance(revision, int) and not isinstance(revision, bool) else 0,
-        installed=installed,
-        linked_keg=linked if isinstance(linked, str) and linked else None,
-        # Homebrew writes a boolean; some API mirrors put the reason string here instead.
-        keg_only=bool(keg_only) if isinstance(keg_only, (bool, str)) else False,
-        keg_only_reason=reason_text,
-        dependencies=_strings(obj.get("dependencies")),
-        aliases=_strings(obj.get("aliases")),
-        oldnames=_strings(obj.get("oldnames")) + _strings([obj.get("oldname")]),
-        outdated=obj.get("outdated") is True,
-    )
-
-
-def parse_info_json(text: str) -> dict[str, Formula]:
-    """Formulae by name from ``brew info --json=v2`` (``{"formulae": [...], "casks": [...]}``)
-    or ``--json=v1`` (a list of formulae); casks are ignored."""
-    document: Any = json.loads(text)
-    entries = document.get("formulae") if isinstance(document, dict) else document
-    found: dict[str, Formula] = {}
-    for entry in entries if isinstance(entries, list) else []:
-        formula = _formula(entry)
-        if formula is not None:
-            found.setdefault(formula.name, formula)
-    return found
-
-
-def resolve_formula(formulae: Mapping[str, Formula], requested: str) -> Formula | None:
-    """The formula ``brew`` answered for ``requested``: by name, full name (``tap/name``), an
-    alias (``python3`` -> ``python@3.13``) or a former name."""
-    if requested in formulae:
-        return formulae[requested]
-    for formula in formulae.values():
-        if requested == formula.full_name or requested in formula.aliases:
-            return formula
-        if requested in formula.oldnames:
-            return formula
-    short = requested.rsplit("/", 1)[-1]
-    return formulae.get(short) if short != requested else None
-
-
-_UNKNOWN_RE = re.compile(r'No available formula(?: or cask)? with the name "([^"]+)"')
-
-
-def parse_unknown_formulae(text: str) -> tuple[str, ...]:
-    """The names in brew's ``No available formula with the name "foo"`` errors."""
-    return tuple(dict.fromkeys(m.group(1) for m in _UNKNOWN_RE.finditer(text)))
-
-
-def python_versions(dependencies: Iterable[str]) -> tuple[str, ...]:
-    """``("3.13",)`` from dependencies such as ``python@3.13``, in order."""
-    found: dict[str, None] = {}
-    for dep in dependencies:
-        m = re.fullmatch(r"(?:.*/)?python@(3\.\d+)", dep)
-        if m:
-            found[m.group(1)] = None
-    return tuple(found)
-
-
-# --------------------------------------------------------------------------------------------
-# brew install --dry-run, brew list --versions
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DryRunPlan:
-    """What ``brew install --dry-run`` says it would do."""
-
-    #: The named formulae it would install (or upgrade), in order.
-    formulae: tuple[str, ...] = ()
-    #: Dependencies it would install: ``(name, version or None)``.
-    dependencies: tuple[tuple[str, str | None], ...] = ()
-    #: Dependencies it would upgrade: ``(name, old or None, new or None)``.
-    upgrades: tuple[tuple[str, str | None, str | None], ...] = ()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every formula of the transaction, in order, once."""
-        names = [*self.formulae, *(d[0] for d in self.dependencies), *(u[0] for u in self.upgrades)]
-        return tuple(dict.fromkeys(names))
-
-
-_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
-_HEADER_RE = re.compile(
-    r"^==> Would (?P<verb>install|upgrade) (?P<count>\d+) (?P<what>[a-z ]+?)"
-    r"(?: for (?P<for>\S+))?:\s*$"
+from sysnative.providers.brew.parse import (
+    DryRunPlan,
+    Formula,
+    KegState,
+    parse_dry_run,
+    parse_info_json,
+    parse_list_versions,
+    parse_unknown_formulae,
+    python_versions,
+    resolve_formula,
 )
+from sysnative.providers.brew.version import brew_to_pep440
+from sysnative.providers.common import checked_transaction, user_name
+from sysnative.runner import Completed
 
-
-def _entries(lines: Sequence[str], count: int) -> list[tuple[str, str | None, str | None]]:
-    """``(name, old, new)`` from the lines under a header.
-
-    Homebrew 4 printed the names space-separated on one line (``puts names.join(" ")``) and
-    upgrades comma-separated (``a 1 -> 2, b 3 -> 4``); newer releases print one entry per line
-    (``name``, ``name version`` or ``name old -> new``, padded to columns). One entry per line
-    is recognized by the line count matching the header's count.
-    """
-    chunks: list[str] = []
-    if len(lines) == count:
-        chunks = list(lines)
-    else:
-        for line in lines:
-            if "->" in line:
-                chunks += [c for c in line.split(",") if c.strip()]
-            else:
-                chunks += line.split()
-    out: list[tuple[str, str | None, str | None]] = []
-    for chunk in chunks:
-        tokens = chunk.split()
-        if not tokens:
-            continue
-        name = tokens[0]
-        if "->" in tokens:
-            arrow = tokens.index("->")
-            old = tokens[arrow - 1] if arrow > 1 else None
-            new = tokens[arrow + 1] if arrow + 1 < len(tokens) else None
-            out.append((name, old, new))
-        else:
-            out.append((name, None, tokens[1] if len(tokens) > 1 else None))
-    return out
-
-
-def parse_dry_run(text: str) -> DryRunPlan:
-    """Read ``brew install --dry-run`` (and the dependency sections ``brew upgrade
-    --dry-run`` shares with it): every ``==> Would install|upgrade N ...:`` header and the
-    entries under it, up to the next ``==>`` header, warning or blank line."""
-    formulae: list[str] = []
-    dependencies: list[tuple[str, str | None]] = []
-    upgrades: list[tuple[str, str | None, str | None]] = []
-    lines = [_ANSI_RE.sub("", line).rstrip() for line in text.splitlines()]
-    i = 0
-    while i < len(lines):
-        header = _HEADER_RE.match(lines[i])
-        i += 1
-        if not header:
-            continue
-        body: list[str] = []
-        while (
-            i < len(lines)
-            and lines[i].strip()
-            and not lines[i].startswith(("==>", "Warning:", "Error:"))
-        ):
-            body.append(lines[i])
-            i += 1
-        requested = header.group("what").startswith("formula") and header.group("for") is None
-        for name, old, new in _entries(body, int(header.group("count"))):
-            if header.group("verb") == "upgrade" or old is not None:
-                upgrades.append((name, old, new))
-            elif requested:
-                formulae.append(name)
-            else:
-                dependencies.append((name, new))
-    return DryRunPlan(tuple(formulae), tuple(dependencies), tuple(upgrades))
-
-
-def parse_list_versions(text: str) -> dict[str, tuple[str, ...]]:
-    """``brew list --versions``: ``name version version ...`` (one keg per version) per
-    line."""
-    found: dict[str, tuple[str, ...]] = {}
-    for line in text.splitlines():
-        parts = _ANSI_RE.sub("", line).split()
-        if len(parts) >= 2 and FORMULA_RE.fullmatch(parts[0]):
-            found.setdefault(parts[0], tuple(parts[1:]))
-    return found
-
-
-# --------------------------------------------------------------------------------------------
-# Validation
-# --------------------------------------------------------------------------------------------
-
-
-def validate_formula_names(packages: Iterable[str]) -> tuple[str, ...]:
-    """The names, de-duplicated in order; :class:`ProviderError` for any invalid one."""
-    names: list[str] = []
-    for name in packages:
-        if not isinstance(name, str) or not FORMULA_RE.fullmatch(name):
-            raise ProviderError(
-                f"{name!r} is not a valid Homebrew formula name, so it was not passed to brew.",
-                "Formula names use lower-case letters, digits and '+', '_', '.', '@', '-' "
-                "(optionally as user/tap/name) and start with a letter or digit. Check the "
-                "mapping entry that produced this name.",
-            )
-        if name not in names:
-            names.append(name)
-    return tuple(names)
-
-
-def validate_pkg_version(version: str) -> str:
-    """``version`` unchanged when it is a Homebrew version; :class:`ProviderError` otherwise."""
-    if not isinstance(version, str) or not PKG_VERSION_RE.fullmatch(version):
-        raise ProviderError(
-            f"{version!r} is not a valid Homebrew version.",
-            "Homebrew versions use letters, digits and '.', '_', '+', '~', '-' "
-            "(`1.26.4_1`). Check the plan that produced this version.",
-        )
-    return version
-
-
-def validate_install_packages(
-    packages: Iterable[tuple[str, str]],
-) -> tuple[tuple[str, str], ...]:
-    """The ``(name, version)`` pairs, checked and de-duplicated in order."""
-    pairs: dict[str, str] = {}
-    for name, version in packages:
-        validate_formula_names([name])
-        validate_pkg_version(version)
-        if pairs.get(name, version) != version:
-            raise ProviderError(
-                f"{name} is asked for at two versions ({pairs[name]} and {version}).",
-                "A transaction installs one version of each formula; check the plan.",
-            )
-        pairs[name] = version
-    return tuple(pairs.items())
-
-
-def closure_differences(
-    planned: Sequence[ClosureItem], simulated: Sequence[ClosureItem]
-) -> tuple[str, ...]:
-    """How brew's simulated transaction differs from the plan, one line per formula."""
-    return transaction_differences(planned, simulated, "brew")
-
-
-# --------------------------------------------------------------------------------------------
-# The provider
-# --------------------------------------------------------------------------------------------
-
-
-def _path_of(env: Mapping[str, str] | None) -> str | None:
-    if env and "PATH" in env:
-        return env["PATH"]
-    return os.environ.get("PATH")
+__all__ = ["BrewProvider"]
 
 
 @dataclass
@@ -457,11 +100,22 @@ class _Cache:
     pythons: list[str] = field(default_factory=list)
 
 
-class BrewProvider:
+class BrewProvider(PackageManagerProvider[KegState]):
     """:class:`sysnative.protocols.Provider` for Homebrew."""
 
     name = "brew"
     ecosystem = "homebrew"
+    tool = "brew"
+    unavailable_message: ClassVar[str] = (
+        "Homebrew was not found on this machine (brew is not on PATH)."
+    )
+    unavailable_hint: ClassVar[str] = (
+        "Install Homebrew (macOS, or Linuxbrew on Linux) or choose the provider that matches "
+        "this system."
+    )
+
+    _validate_install_packages = staticmethod(validate_install_packages)
+    _validate_closure = staticmethod(validate_closure)
 
     def __init__(
         self,
@@ -470,38 +124,26 @@ class BrewProvider:
         cache_dir: Path | None = None,
         options: Sequence[str] = (),
     ) -> None:
-        #: Extra environment for every command (on top of :data:`BREW_ENV`).
-        self._env: dict[str, str] = {**BREW_ENV, **(dict(env) if env else {})}
-        self._cache_dir = cache_dir
+        super().__init__(env=env, cache_dir=cache_dir)
+        #: Extra environment for every command, on top of :data:`BREW_ENV`.
+        self._env = {**BREW_ENV, **self._env}
         #: Extra options for ``brew install`` (``--build-from-source`` ...).
-        self._options = tuple(options)
-        for option in self._options:
-            if not isinstance(option, str) or "\0" in option:
-                raise ProviderError(f"{option!r} is not a valid option for brew.")
+        self._options = validate_options(options)
         self._cache = _Cache()
-        self._lock = threading.Lock()
         #: Why a queried formula cannot serve Python packages (keg-only, not linked).
         self.unusable: dict[str, str] = {}
 
-    # -- availability ---------------------------------------------------------------------
+    # -- availability and the subprocess seam ---------------------------------------------
 
-    @staticmethod
-    def available(env: Mapping[str, str] | None = None) -> bool:
-        """Whether ``brew`` is on ``PATH`` (``env``'s, if given)."""
-        return shutil.which("brew", path=_path_of(env)) is not None
+    @classmethod
+    def _missing_tools(cls, env: Mapping[str, str] | None) -> tuple[str, ...]:
+        """``("brew",)`` when ``brew`` is not on ``PATH`` (``env``'s, if given)."""
+        return () if shutil.which("brew", path=(env or {}).get("PATH")) else ("brew",)
 
-    def _require(self) -> None:
-        if not self.available(self._env):
-            raise ProviderUnavailable(_UNAVAILABLE_MESSAGE, _UNAVAILABLE_HINT)
-
-    def _run(
-        self, argv: Sequence[str], *, timeout: float | None = 600, echo: TextIO | None = None
-    ) -> Completed:
-        self._require()
-        try:
-            return run(argv, env=self._env, input="", timeout=timeout, echo=echo)
-        except CommandNotFound as exc:
-            raise ProviderUnavailable(_UNAVAILABLE_MESSAGE, _UNAVAILABLE_HINT) from exc
+    def _run(self, argv: Sequence[str], **options: Any) -> Completed:
+        """Every brew command: only with brew on ``PATH``, an empty stdin and a timeout."""
+        self._require_tools()
+        return super()._run(argv, **{"input": "", "timeout": 600, **options})
 
     # -- brew info ----------------------------------------------------------------------------
 
@@ -710,7 +352,7 @@ class BrewProvider:
             return False
         return True
 
-    # -- execution side ---------------------------------------------------------------------
+    # -- execution side: the base's checked transaction, with brew's hooks ----------------
 
     def check_privileges(self) -> Privileges:
         """Homebrew refuses to run as root, so: a normal user, who can write the prefix."""
@@ -744,26 +386,25 @@ class BrewProvider:
         not used (brew has no option for it). Never prefixed with sudo.
         """
         pairs = validate_install_packages(packages)
-        return [
-            "env",
-            *(f"{k}={v}" for k, v in BREW_ENV.items()),
-            "brew",
-            "install",
-            "--formula",
-            *self._options,
-            "--",
-            *(name for name, _version in pairs),
-        ]
+        return build_install_argv([name for name, _version in pairs], self._options)
 
-    def check_install(
+    def _checked_transaction(
         self, packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
-    ) -> None:
-        """Right before the install: every requested formula must still be at the planned
-        version (brew cannot install another), and a fresh dry run must give the planned
-        closure."""
-        pairs = _checked_transaction(packages, closure)
-        if not pairs:
-            return
+    ) -> tuple[tuple[str, str], ...]:
+        return checked_transaction(
+            packages,
+            closure,
+            validate_packages=validate_install_packages,
+            validate_closure=validate_closure,
+            things="formulae",
+            thing="formula",
+        )
+
+    def _simulate_exact(
+        self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
+    ) -> tuple[Sequence[str], Sequence[ClosureItem], Sequence[str]]:
+        """Every requested formula must still be at the planned version (brew cannot install
+        another), then a fresh dry run gives the closure :meth:`check_install` compares."""
         names = [name for name, _ in pairs]
         formulae = self.info(names, cached=False)
         changed = []
@@ -773,69 +414,29 @@ class BrewProvider:
             if now != version:
                 changed.append(f"{name}: the plan has {version}, Homebrew now has {now or 'none'}")
         if changed:
-            raise ProviderError(
-                "Homebrew's formulae changed since the plan was made, and brew cannot install "
-                "another version than the formula's own:\n"
-                + "\n".join("    " + line for line in changed),
-                "Nothing was changed; make the plan again.",
-            )
-        differences = closure_differences(
-            closure, self._closure(self._dry_run(names), cached=False)
-        )
-        if differences:
-            raise ProviderError(
-                "brew would now install something other than the plan:\n"
-                + "\n".join("    " + line for line in differences),
-                "Nothing was changed; make the plan again.",
-            )
+            raise formulae_changed_error(changed, self.changed_since_plan)
+        return names, self._closure(self._dry_run(names), cached=False), ()
 
-    def install(
+    def _install_argv(
         self,
-        packages: Sequence[tuple[str, str]],
+        pairs: Sequence[tuple[str, str]],
         closure: Sequence[ClosureItem],
         privileges: Privileges,
-        *,
-        lock_timeout: float = 120.0,
-        quiet: bool = True,
-    ) -> None:
-        """Run :meth:`install_command`, then check with ``brew list --versions`` that every
-        planned formula is installed at the planned version."""
-        pairs = _checked_transaction(packages, closure)
-        if not pairs:
-            return
+        lock_timeout: float,
+    ) -> list[str]:
+        """:meth:`install_command`; when this user cannot run it, the command is handed to
+        the installation's owner (never to root: Homebrew refuses root)."""
         argv = self.install_command(pairs, privileges, lock_timeout=lock_timeout)
         if not privileges.ok:
-            command = shlex.join(argv)
-            raise PrivilegeError(
-                f"Installing with Homebrew is not possible: {privileges.why}. Nothing was changed.",
-                f"Run this command as the Homebrew installation's owner, then run sysnative "
-                f"again:\n    {command}",
-                command=command,
-            )
-        result = self._run(argv, timeout=None, echo=None if quiet else sys.stderr)
-        planned = {item.name for item in closure}
-        targets = (*closure, *(ClosureItem(n, v) for n, v in pairs if n not in planned))
-        problems, versions = self._verify(targets)
-        if result.ok and not problems:
-            return
-        raise _step_error(result, targets, problems, versions)
+            raise owner_error(privileges.why, argv)
+        return argv
 
-    def recovery(self) -> tuple[str, tuple[str, ...]]:
-        """See :meth:`sysnative.protocols.Provider.recovery`."""
-        return ("`brew doctor` reports what an interrupted install left behind.", ())
-
-    def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
-        """One line per formula whose planned version is not among its installed kegs
-        (ONE ``brew list --versions``); ``()`` when every one is installed as planned."""
-        return self._verify(closure)[0]
-
-    def _verify(
-        self, closure: Sequence[ClosureItem]
-    ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
-        _validate_closure(closure)
+    def _package_states(self, closure: Sequence[ClosureItem], said: str = "") -> Sequence[KegState]:
+        """The installed kegs of every formula of ``closure``, from ONE ``brew list
+        --versions``: a formula is as planned when the planned version is among them."""
         names = validate_formula_names(item.name for item in closure)
         if not names:
-            return (), {}
+            return ()
         result = self._run(["brew", "list", "--versions", "--formula", "--", *names])
         # brew exits 1 when some of the names are not installed, and lists the others.
         if result.returncode not in (0, 1):
@@ -843,85 +444,15 @@ class BrewProvider:
                 "brew list could not report installed formulae: " + result.describe()
             )
         listed = parse_list_versions(result.stdout)
-        versions = {item.name: listed.get(item.name.rsplit("/", 1)[-1], ()) for item in closure}
-        out: list[str] = []
-        for item in closure:
-            have = versions[item.name]
-            if item.version in have:
-                continue
-            if have:
-                out.append(
-                    f"{item.name}: installed at {', '.join(have)}, but the plan has {item.version}"
-                )
-            else:
-                out.append(f"{item.name} {item.version}: not installed")
-        return tuple(out), versions
-
-
-def _step_error(
-    result: Completed,
-    targets: Sequence[ClosureItem],
-    problems: Sequence[str],
-    versions: Mapping[str, tuple[str, ...]],
-) -> SystemStepError:
-    state = tuple(
-        f"{item.name}: {', '.join(versions.get(item.name, ())) or 'not installed'}"
-        for item in targets
-    )
-    new = [i.name for i in targets if i.replaces is None and _present(i, versions)]
-    upgraded = [f"{i.name} {i.replaces}" for i in targets if i.replaces and _present(i, versions)]
-    undo: list[str] = []
-    if new:
-        undo.append(shlex.join(["brew", "uninstall", "--formula", "--", *new]))
-    head = (
-        "brew reported success, but not every formula of the transaction is installed at the "
-        "planned version."
-        if result.ok
-        else f"The Homebrew transaction failed (brew exited with status {result.returncode})."
-    )
-    tail = [
-        line.rstrip()
-        for line in (result.stderr + "\n" + result.stdout).splitlines()
-        if line.startswith(("Error:", "Warning:"))
-    ][-15:]
-    parts = [head]
-    if tail:
-        parts.append("brew said:\n" + "\n".join("    " + line for line in tail))
-    parts.append("Not as planned:\n" + "\n".join("    " + line for line in problems))
-    hints = []
-    if undo:
-        hints.append("To remove what this run installed, run: " + " && ".join(undo))
-    if upgraded:
-        hints.append(
-            "Homebrew cannot downgrade; the older kegs were kept (no cleanup), so `brew link "
-            "--overwrite` of the old keg restores them: " + ", ".join(upgraded)
+        return tuple(
+            KegState(item, listed.get(item.name.rsplit("/", 1)[-1], ())) for item in closure
         )
-    if not (new or upgraded):
-        hints.append("Nothing was installed. Fix what brew reports above and try again.")
-    return SystemStepError("\n".join(parts), "\n".join(hints), state=state, undo=tuple(undo))
 
+    def recovery(self) -> tuple[str, tuple[str, ...]]:
+        """See :meth:`sysnative.protocols.Provider.recovery`."""
+        return ("`brew doctor` reports what an interrupted install left behind.", ())
 
-def _present(item: ClosureItem, versions: Mapping[str, tuple[str, ...]]) -> bool:
-    """Whether any keg of the item's formula is installed."""
-    return bool(versions.get(item.name))
-
-
-def _validate_closure(closure: Sequence[ClosureItem]) -> None:
-    validate_formula_names(item.name for item in closure)
-    for item in closure:
-        validate_pkg_version(item.version)
-        if item.replaces is not None:
-            validate_pkg_version(item.replaces)
-
-
-def _checked_transaction(
-    packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
-) -> tuple[tuple[str, str], ...]:
-    return checked_transaction(
-        packages,
-        closure,
-        validate_packages=validate_install_packages,
-        validate_closure=_validate_closure,
-        things="formulae",
-        thing="formula",
-    )
+    def _step_error(
+        self, result: Completed, states: Sequence[KegState], privileges: Privileges
+    ) -> SystemStepError:
+        return transaction_error(result, states)

@@ -34,9 +34,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-__all__ = ["RpmVersion", "compare_evr", "rpm_to_pep440", "rpm_vercmp"]
+from sysnative.providers.reading import as_pep440
+
+__all__ = ["RpmVersion", "compare_evr", "rpm_spelling", "rpm_to_pep440", "rpm_vercmp"]
 
 #: ``~`` followed by a snapshot date: a development snapshot *before* the release.
 _TILDE_SNAPSHOT_RE = re.compile(
@@ -45,12 +47,6 @@ _TILDE_SNAPSHOT_RE = re.compile(
 
 #: A caret part that is itself a post-release number: ``^post1``, ``^p2``, ``^rev3``.
 _CARET_POST_RE = re.compile(r"^(?:post|p|rev|r)\.?(\d*)$", re.IGNORECASE)
-
-#: The conservative fallback: leading release numbers, optionally a pre-release tag.
-_CONSERVATIVE_RE = re.compile(
-    r"^(\d+(?:\.\d+)*)(?:[~.-]?(a|alpha|b|beta|c|rc|pre|preview)(\d*)(?![a-z]))?",
-    re.IGNORECASE,
-)
 
 _EVR_RE = re.compile(r"^(?:(?P<epoch>\d+):)?(?P<version>[^:-]+)(?:-(?P<release>[^:-]+))?$")
 
@@ -172,6 +168,15 @@ def compare_evr(a: str, b: str) -> int:
     return rpm_vercmp(x.version, y.version) or rpm_vercmp(x.release, y.release)
 
 
+def rpm_spelling(version: str) -> str:
+    """``version`` as rpm spells it (``0:1.0-1`` is ``1.0-1``), or unchanged when it is not an
+    RPM version: one spelling for versions that are the same."""
+    try:
+        return str(RpmVersion.parse(version))
+    except ValueError:
+        return version
+
+
 def _snapshot_label(text: str) -> str:
     """A caret part as a PEP 440 local label: runs of letters and digits joined by dots."""
     return ".".join(part for part in re.split(r"[^A-Za-z0-9]+", text) if part)
@@ -194,17 +199,6 @@ def _normalize(version: str) -> str:
     return text
 
 
-def _conservative(text: str) -> Version | None:
-    m = _CONSERVATIVE_RE.match(text)
-    if not m:
-        return None
-    release, tag, number = m.groups()
-    try:
-        return Version(release + (f"{tag}{number}" if tag else ""))
-    except InvalidVersion:  # pragma: no cover - the regex only builds valid versions
-        return None
-
-
 def rpm_to_pep440(version: str) -> Version | None:
     """The PEP 440 version of the upstream release an RPM version ships, or ``None``.
 
@@ -216,10 +210,4 @@ def rpm_to_pep440(version: str) -> Version | None:
         parsed = RpmVersion.parse(version)
     except ValueError:
         return None
-    text = _normalize(parsed.version)
-    if not text:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return _conservative(text)
+    return as_pep440(_normalize(parsed.version))
