@@ -119,7 +119,7 @@ class Provider(SystemQuery, Protocol):
         stderr as it comes (a large transaction runs for minutes). Raises
         :class:`sysnative.errors.SystemStepError` (with the package manager's record of each
         package and the undo commands) when the result is not exactly ``closure``, and
-        :class:`sysnative.errors.DpkgLocked` when another package manager held the lock.
+        :class:`sysnative.errors.PackageManagerLocked` when another package manager held the lock.
         """
         ...
 
@@ -157,3 +157,33 @@ class IndexClient(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Progress(Protocol):
+    """What the install step reports while it runs, for the command to show.
+
+    The install code never prints: the command that runs it hands in an implementation
+    (:class:`sysnative.commands.progress.TerminalProgress` draws one line on a terminal) and
+    decides what is shown, and where. The download methods are called from several threads.
+    """
+
+    def start(self, files: int, total_bytes: int | None) -> None:
+        """Before the first byte: the number of files and their total size, if known."""
+        ...
+
+    def advance(self, nbytes: int) -> None:
+        """``nbytes`` more bytes arrived (negative: a retried download started over)."""
+        ...
+
+    def file_done(self, filename: str) -> None:
+        """One more file is staged and verified."""
+        ...
+
+    def finish(self) -> None:
+        """Downloading ended (successfully or not)."""
+        ...
+
+    def notify(self, line: str) -> None:
+        """A line for the user before a step that may take minutes (the system step,
+        builds), so that a quiet terminal is not mistaken for a hung one."""
+        ...

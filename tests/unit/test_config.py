@@ -182,7 +182,7 @@ def test_describe_lists_every_key_with_its_source(monkeypatch: pytest.MonkeyPatc
 def test_allow_build_is_off_by_default_and_set_by_every_layer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sysnative.cli import _parser
+    from sysnative.cli import build_parser as _parser
     from sysnative.commands.options import effective_config, plan_request
 
     assert config.load().allow_build is False

@@ -35,9 +35,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "purge", help="remove every entry, or those of the kinds given", description=_kinds()
     )
     remove.add_argument("kinds", nargs="*", metavar="KIND", help="only these kinds")
+    cache.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, verbose: int) -> int:
+    """``sysnative cache dir|info|purge``."""
     root = default_cache_dir()
     if args.cache_command == "dir":
         print(root)

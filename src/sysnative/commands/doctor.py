@@ -7,11 +7,13 @@ doctor asks everything once (the target, the provider's interpreter, pip's confi
 runs the same checks ``install`` runs (:mod:`sysnative.checks.preflight`), and prints each
 with its fix,
 so the answer to "why does it refuse?" is one command away. ``diagnose`` does the asking;
-``evaluate``, ``render_text`` and ``to_json`` are pure.
+``evaluate``, ``render_text`` and ``to_json`` are pure; ``run`` is the command.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,9 +29,14 @@ from sysnative.checks.preflight import (
     Problem,
     check_target,
 )
+from sysnative.commands.options import (
+    add_provider_argument,
+    add_python_argument,
+    effective_config,
+)
 from sysnative.errors import SysnativeError
 from sysnative.index import pipconfig
-from sysnative.index.http import redact_url
+from sysnative.index.urls import redact_url
 from sysnative.target import TargetEnvironment
 
 __all__ = [
@@ -38,9 +45,11 @@ __all__ = [
     "Diagnosis",
     "IndexStatus",
     "ProviderStatus",
+    "add_parser",
     "diagnose",
     "evaluate",
     "render_text",
+    "run",
     "to_json",
 ]
 
@@ -106,6 +115,38 @@ class Diagnosis:
             and self.index.error is None
             and all(check.status == OK for check in self.checks)
         )
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``doctor`` subcommand."""
+    doctor = sub.add_parser(
+        "doctor",
+        help="check whether install --system-native can work with a target, and how to fix it",
+        description="Exit status 0 when the target is usable for install --system-native, "
+        "1 otherwise.",
+    )
+    add_python_argument(doctor)
+    add_provider_argument(doctor)
+    doctor.add_argument(
+        "--break-system-packages",
+        action="store_true",
+        help="check as if installing into an externally managed Python were allowed",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doctor.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, verbose: int) -> int:
+    """``sysnative doctor``: the findings; exit 1 when the target is not usable."""
+    config = effective_config(args)
+    diagnosis = diagnose(
+        args.python, config.provider, break_system_packages=args.break_system_packages
+    )
+    if args.json:
+        print(json.dumps(to_json(diagnosis), indent=2))
+    else:
+        print(render_text(diagnosis))
+    return 0 if diagnosis.usable else 1
 
 
 def diagnose(

@@ -1,21 +1,35 @@
 """``sysnative map``: what the mapping layers say about some projects, and what the system has.
 
-Pure apart from the one batched provider query, which the caller may leave out (no provider
-for that ecosystem on this machine): the rows then say "not checked" rather than guessing.
+:func:`describe`, :func:`render_text` and :func:`to_json` are pure apart from the one batched
+provider query, which the caller may leave out (no provider for that ecosystem on this
+machine): the rows then say "not checked" rather than guessing. :func:`run` is the command:
+it loads the layers and chooses the provider.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from sysnative.commands.options import effective_config
 from sysnative.mapping.table import MappingTable
 from sysnative.models import SystemPackage
 from sysnative.protocols import SystemQuery
 
-__all__ = ["MapRow", "describe", "render_text", "to_json"]
+__all__ = [
+    "ECOSYSTEM_PROVIDERS",
+    "MapRow",
+    "add_parser",
+    "describe",
+    "render_text",
+    "run",
+    "to_json",
+]
 
 #: The provider whose packages an ecosystem's names are.
 ECOSYSTEM_PROVIDERS: Mapping[str, str] = {
@@ -165,3 +179,87 @@ def to_json(rows: Sequence[MapRow]) -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``map`` subcommand."""
+    mapping = sub.add_parser(
+        "map",
+        help="show which system package provides each project, and from which mapping layer",
+        description="Show the layered mapping for each NAME (built-in data, "
+        "$XDG_DATA_DIRS/external-packaging-metadata-mappings, site and user config, "
+        "pyproject.toml [tool.sysnative.mapping.<ecosystem>], --mapping) and, when the "
+        "ecosystem's package manager is on this machine, whether the package exists.",
+    )
+    mapping.add_argument("names", nargs="*", metavar="NAME", help="PyPI project names")
+    mapping.add_argument(
+        "--ecosystem",
+        metavar="E",
+        help="debian, ubuntu, fedora, conda-forge, homebrew, arch "
+        "(default: the configured or detected provider's)",
+    )
+    mapping.add_argument("--json", action="store_true", help="print JSON")
+    mapping.add_argument(
+        "--mapping",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a mapping file stacked over every other layer (repeatable)",
+    )
+    mapping.add_argument(
+        "--check",
+        metavar="FILE",
+        help="validate a mapping file and exit (errors name the file and the entry)",
+    )
+    mapping.add_argument("--no-query", action="store_true", help="do not ask the package manager")
+    mapping.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, verbose: int) -> int:
+    """``sysnative map NAME...`` or ``sysnative map --check FILE``."""
+    from sysnative.errors import ProviderError, UsageError
+    from sysnative.mapping import files as mapping
+    from sysnative.providers import select_provider
+
+    if args.check:
+        table = mapping.load_file(args.check, ecosystem=args.ecosystem, layer="--check")
+        rule = f"; naming rule {', '.join(table.rule.templates)}" if table.rule else ""
+        print(f"{args.check}: valid, {len(table)} entries for {table.ecosystem}{rule}.")
+        return 0
+    if not args.names:
+        raise UsageError(
+            "Give project names to look up, or --check FILE.",
+            "For example: sysnative map numpy Pillow",
+        )
+    config = effective_config(args)
+    provider = None
+    ecosystem = args.ecosystem
+    if ecosystem is None or ecosystem in ECOSYSTEM_PROVIDERS:
+        name = ECOSYSTEM_PROVIDERS[ecosystem] if ecosystem else config.provider
+        try:
+            provider = select_provider(name, options=config.all_provider_options)
+        except ProviderError as exc:
+            if ecosystem is None:
+                raise UsageError(
+                    f"Cannot tell which ecosystem to show: {exc.message}",
+                    "Name one with --ecosystem (debian, ubuntu, fedora, conda-forge, "
+                    "homebrew, arch).",
+                ) from None
+    if ecosystem is None:
+        assert provider is not None
+        ecosystem = provider.ecosystem
+    if args.no_query or (provider is not None and provider.ecosystem != ecosystem):
+        provider = None  # apt on Debian cannot answer for Ubuntu's names honestly
+    table = mapping.load_layers(
+        ecosystem,
+        files=config.mapping_files,
+        site_files=config.site_mapping_files,
+        user_files=config.user_mapping_files,
+        project_dir=Path.cwd(),
+    )
+    rows = describe(args.names, table, provider)
+    if args.json:
+        print(json.dumps(to_json(rows), indent=2))
+    else:
+        print(render_text(rows))
+    return 0

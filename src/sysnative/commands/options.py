@@ -1,5 +1,6 @@
-"""Command-line arguments that planning commands share (``install``, ``lock``), and how they
-combine with the configuration layers into a :class:`~sysnative.session.PlanRequest`.
+"""Command-line arguments that several commands share (``--provider``; the planning flags of
+``install`` and ``lock``), and how they combine with the configuration layers into a
+:class:`~sysnative.session.PlanRequest` and the install step's options.
 
 Flags that have a configuration key default to ``None``, so that "not given" can be told
 apart from "given the default value": only a flag that was given overrides the site file,
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sysnative import config as configuration
 from sysnative.errors import SysnativeError
@@ -17,13 +19,26 @@ from sysnative.plan.route import Fallback
 from sysnative.providers import PROVIDERS
 from sysnative.session import PlanRequest, SystemSide, route_policy, start_system_side
 
+if TYPE_CHECKING:
+    from sysnative.install.execute import InstallOptions
+
 __all__ = [
     "add_planning_arguments",
     "add_provider_argument",
+    "add_python_argument",
     "effective_config",
+    "install_options",
     "plan_request",
     "start_planning",
 ]
+
+
+def add_python_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="target interpreter or venv (default: the active venv, else this interpreter)",
+    )
 
 
 def add_provider_argument(parser: argparse.ArgumentParser) -> None:
@@ -38,29 +53,15 @@ def add_provider_argument(parser: argparse.ArgumentParser) -> None:
 def add_planning_arguments(parser: argparse.ArgumentParser) -> None:
     """Requirements, target, index, routing and mapping flags."""
     parser.add_argument("requirements", nargs="*", metavar="REQ", help="PEP 508 requirements")
-    parser.add_argument(
-        "-r",
-        "--requirement",
-        action="append",
-        default=[],
-        metavar="FILE",
-        dest="requirement_files",
-        help="install from a requirements file",
-    )
-    parser.add_argument(
-        "-c",
-        "--constraint",
-        action="append",
-        default=[],
-        metavar="FILE",
-        dest="constraint_files",
-        help="constrain versions with this file",
-    )
-    parser.add_argument(
-        "--python",
-        metavar="PATH",
-        help="target interpreter or venv (default: the active venv, else this interpreter)",
-    )
+    files = {
+        ("-r", "--requirement", "requirement_files"): "install from a requirements file",
+        ("-c", "--constraint", "constraint_files"): "constrain versions with this file",
+    }
+    for (short, long, dest), text in files.items():
+        parser.add_argument(
+            short, long, action="append", default=[], metavar="FILE", dest=dest, help=text
+        )
+    add_python_argument(parser)
     add_provider_argument(parser)
     parser.add_argument("-i", "--index-url", metavar="URL", help="base URL of the package index")
     parser.add_argument(
@@ -182,3 +183,17 @@ def start_planning(
         if system is not None:
             system.stop()
         raise
+
+
+def install_options(
+    args: argparse.Namespace, config: configuration.Config, verbose: int
+) -> InstallOptions:
+    """How the install step runs, from ``install``'s flags and ``config``."""
+    from sysnative.install.execute import InstallOptions
+
+    return InstallOptions(
+        break_system_packages=args.break_system_packages,
+        lock_timeout=config.lock_timeout,
+        allow_sudo=config.allow_sudo,
+        show_provider_output=verbose > 0,
+    )

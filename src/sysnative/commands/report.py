@@ -1,17 +1,20 @@
-"""The plan, shown: a table for people and versioned JSON (``--report``) for programs."""
+"""The plan as text: a table, notes and summary lines for people, and versioned JSON
+(``--report``) for programs.
+
+Pure: every function returns text or a JSON-ready object; :mod:`sysnative.commands.output`
+prints them and writes the report file.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sysnative import __version__
-from sysnative.errors import SysnativeError
 from sysnative.models import FileKind, Plan, PlannedPackage, Route
+
+if TYPE_CHECKING:
+    from sysnative.target import TargetEnvironment
 
 #: Bump on any incompatible change to the JSON report; documented in docs/report.md.
 REPORT_VERSION = "1"
@@ -118,6 +121,32 @@ def notes(plan: Plan) -> tuple[str, ...]:
     return (*plan.notes, *extra)
 
 
+def unchecked_by_dry_run(plan: Plan) -> str | None:
+    """What a dry run cannot check: whether the plan's native wheels import beside the
+    system's packages (the trial import needs the system step done)."""
+    natives = [f"{r.name} {r.version}" for r in plan.packages if r.native_wheel]
+    if not natives:
+        return None
+    return (
+        f"not checked by a dry run: whether {', '.join(natives)} "
+        f"{'imports' if len(natives) == 1 else 'import'} beside the system's packages. A real "
+        "install tries after the system step, before the wheel step, and plans an older "
+        "release when one cannot be imported."
+    )
+
+
+def unseen_warning(plan: Plan, target: TargetEnvironment, site_dirs: Sequence[str]) -> str | None:
+    """The warning for a plan with system packages that ``target`` would not see."""
+    missing = [d for d in site_dirs if not target.sees(d)]
+    if not (missing and plan.system):
+        return None
+    return (
+        f"warning: {target.executable} cannot see {', '.join(missing)}, so the "
+        "system packages would not be importable there. Use a venv created with "
+        "`sysnative venv PATH` (or --system-site-packages from the system's python3)."
+    )
+
+
 def counted(number: int, noun: str) -> str:
     """``1 wheel``, ``2 wheels``."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
@@ -169,26 +198,3 @@ def to_json(plan: Plan) -> dict[str, Any]:
         ],
         "notes": list(notes(plan)),
     }
-
-
-def write_report(plan: Plan, path: str) -> None:
-    """Write the JSON report atomically (``-`` means stdout)."""
-    text = json.dumps(to_json(plan), indent=2, sort_keys=False) + "\n"
-    if path == "-":
-        print(text, end="")
-        return
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".sysnative-report-", dir=target.parent or Path("."))
-    except OSError as exc:
-        raise SysnativeError(
-            f"Could not write the report to {path!r}: {exc.strerror or exc}.",
-            "Check that the directory exists and is writable.",
-        ) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -14,16 +14,26 @@ even with ``--clear``, and an existing venv is replaced only with ``--clear``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from sysnative import runner
+from sysnative.commands.options import add_provider_argument, effective_config
 from sysnative.errors import VenvError
-from sysnative.runner import CommandNotFound, Completed, run
+from sysnative.runner import CommandNotFound, Completed
 
-__all__ = ["CreatedVenv", "activation_lines", "create_venv", "explain_venv_failure"]
+__all__ = [
+    "CreatedVenv",
+    "activation_lines",
+    "add_parser",
+    "create_venv",
+    "explain_venv_failure",
+    "run",
+]
 
 _PYTHON3_VENV_HINT = (
     "On Debian and Ubuntu, ensurepip comes with the python3-venv package: "
@@ -43,6 +53,57 @@ class CreatedVenv:
     pip_version: str
 
 
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``venv`` subcommand."""
+    venv = sub.add_parser(
+        "venv",
+        help="make a venv that sees the system's packages (for install --system-native)",
+        description="Make a venv at PATH with the Python the system's packages are built for, "
+        "--system-site-packages and pip.",
+    )
+    venv.add_argument("path", metavar="PATH", help="where to make the venv")
+    add_provider_argument(venv)
+    venv.add_argument(
+        "--clear",
+        action="store_true",
+        help="replace an existing venv at PATH (what is installed in it is removed)",
+    )
+    venv.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, verbose: int) -> int:
+    """``sysnative venv PATH``: make it, check it, and say how to use it."""
+    from sysnative import probe
+    from sysnative.checks import preflight
+    from sysnative.errors import TargetRefused
+    from sysnative.providers import select_provider
+
+    config = effective_config(args)
+    provider = select_provider(config.provider, options=config.all_provider_options)
+    interpreter = provider.interpreter()
+    created = create_venv(args.path, interpreter, clear=args.clear)
+    made = probe.probe(str(created.python))
+    problems = preflight.check_target(
+        made,
+        probe.probe(interpreter),
+        provider.site_dirs(),
+        break_system_packages=False,
+    )
+    if problems:  # made with the provider's Python, so only a broken system gets here
+        raise TargetRefused(str(created.path), problems)
+    print(
+        f"Created {created.path}: Python {made.python_full_version} from {interpreter}, "
+        f"seeing the system's packages ({', '.join(provider.site_dirs())}), pip "
+        f"{created.pip_version}."
+    )
+    print("Activate it with:")
+    for line in activation_lines(args.path):
+        print(f"  {line}")
+    print("or install into it without activating:")
+    print(f"  sysnative install --system-native --python {shlex.quote(args.path)} REQ...")
+    return 0
+
+
 def create_venv(
     path: str | os.PathLike[str], interpreter: str, *, clear: bool = False
 ) -> CreatedVenv:
@@ -58,7 +119,7 @@ def create_venv(
         argv.append("--clear")
     argv.append(str(target))
     try:
-        done = run(argv, timeout=600)
+        done = runner.run(argv, timeout=600)
     except CommandNotFound as exc:
         raise VenvError(
             f"The system's Python {interpreter} was not found, so no venv was made.",
@@ -68,7 +129,7 @@ def create_venv(
         _undo(target, before)
         raise explain_venv_failure(done)
     python = target / "bin" / "python"
-    pip = run([str(python), "-m", "pip", "--version"], timeout=120)
+    pip = runner.run([str(python), "-m", "pip", "--version"], timeout=120)
     if not pip.ok:
         _undo(target, before)
         raise VenvError(

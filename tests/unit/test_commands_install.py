@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sysnative.cli import older_than
+from sysnative.commands.install import older_than
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ from packaging.tags import parse_tag
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from sysnative.commands.report import REPORT_VERSION, render_table, summary, to_json, write_report
+from sysnative.commands.output import write_report
+from sysnative.commands.report import REPORT_VERSION, render_table, summary, to_json
 from sysnative.models import ClosureItem, FileKind, IndexFile, Plan, PlannedPackage, Route
 
 

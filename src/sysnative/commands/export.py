@@ -1,0 +1,66 @@
+"""``sysnative export``: a lock made by ``sysnative lock`` as a Dockerfile snippet or a shell
+script that reproduces it with apt-get, ``python3 -m venv`` and pip alone.
+
+The text is :mod:`sysnative.lock.export` (pure); this module reads the lock and writes the
+result.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sysnative.commands.lock import read_lock
+from sysnative.commands.output import write_text
+from sysnative.errors import UsageError
+from sysnative.lock import export
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``export`` subcommand."""
+    exp = sub.add_parser(
+        "export",
+        help="turn a lock into a Dockerfile snippet or a shell script (no sysnative needed)",
+        description="Write the steps that reproduce a lock made by `sysnative lock` with "
+        "apt-get, python3 -m venv and pip alone.",
+    )
+    exp.add_argument("lockfile", metavar="LOCK", help="a pylock.toml written by sysnative lock")
+    exp.add_argument(
+        "--format",
+        choices=export.FORMATS,
+        required=True,
+        help="dockerfile: RUN steps for an image of the lock's distro release; shell: a "
+        "POSIX sh script to run as root or with sudo",
+    )
+    exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    exp.add_argument(
+        "--venv",
+        metavar="PATH",
+        help=f"where the venv goes (default: {export.DOCKER_VENV} in a Dockerfile; the "
+        f"script takes it as its first argument, default {export.SHELL_VENV})",
+    )
+    exp.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, verbose: int) -> int:
+    """``sysnative export LOCK --format F``: the steps, on stdout or in ``-o FILE``."""
+    lock = read_lock(args.lockfile)
+    source = args.lockfile
+    if args.format == "dockerfile":
+        text = export.dockerfile(lock, source=source, venv=args.venv or export.DOCKER_VENV)
+    else:
+        if args.venv:
+            raise UsageError(
+                "--venv is for --format dockerfile; the shell script takes the venv as its "
+                "first argument.",
+                "Run the script as: sh SCRIPT PATH",
+            )
+        text = export.shell_script(lock, source=source)
+    path = args.output or "-"
+    write_text(path, text)
+    if path != "-" and args.format == "shell":
+        mode = Path(path).stat().st_mode
+        Path(path).chmod(mode | ((mode & 0o444) >> 2))  # executable where readable
+    return 0
