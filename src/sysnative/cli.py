@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import logging
 import os
 import sys
@@ -50,19 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run() -> int:
-    """The ``sysnative`` program: :func:`main` in a process that ends with it.
+    """The ``sysnative`` program: :func:`main` in a process that ends with it, with Python's
+    cycle collector paused for the run (an accelerator: see :mod:`sysnative.session.speed`)."""
+    from sysnative.session.speed import collector_paused
 
-    Python's cycle collector is off for the run. Planning builds a few hundred thousand
-    long-lived objects (index listings, metadata, candidates), and collecting them again and
-    again freed nothing (a cold plan of an xarray set peaks at the same 92 MB either way)
-    while stopping every thread: 0.2 s of that plan's 1.7 s. At exit the objects are frozen,
-    which spares the interpreter's final full collection (30 ms).
-    """
-    gc.disable()
-    try:
+    with collector_paused():
         return main()
-    finally:
-        gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

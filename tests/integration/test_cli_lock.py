@@ -33,7 +33,7 @@ from aptrepo import HostWatch, LocalAptRepo, assert_unchanged, missing_tools
 from clirun import Result, assert_clean_error, platform_tag
 from fakeindex import BACKEND_LOG, FakeIndex
 from sysnative.cli import main
-from sysnative.lock import lockfile
+from sysnative.lock.document import dumps
 from sysnative.probe import probe
 from sysnative.providers.apt.provider import INTERPRETER
 from sysnative.tomlcompat import loads_toml
@@ -194,7 +194,7 @@ class Locking:
     def write(self, document: dict[str, Any], name: str) -> Path:
         path = self.tmp_path / name / "pylock.toml"
         path.parent.mkdir()
-        path.write_text(lockfile.dumps(document), encoding="utf-8")
+        path.write_text(dumps(document), encoding="utf-8")
         return path
 
 

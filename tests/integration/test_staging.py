@@ -11,12 +11,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from fakeindex import FakeIndex, build_wheel
 from sysnative.cache import Cache
+from sysnative.commands.progress import TerminalProgress
 from sysnative.errors import HashMismatch, IndexFailure
 from sysnative.index.client import SimpleIndexClient
 from sysnative.index.fetch import HttpClient
 from sysnative.index.pages import make_index_file
 from sysnative.index.pipconfig import IndexConfig
-from sysnative.install.staging import StagedWheel, TerminalProgress, cache_path, stage
+from sysnative.install.staging import StagedWheel, cache_path, stage
 from sysnative.models import IndexFile
 
 
@@ -236,19 +237,17 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_is_one_line_on_a_terminal_and_nothing_otherwise(
+def test_staging_reports_its_progress_as_the_bytes_arrive(
     fake_index: FakeIndex, tmp_path: Path
 ) -> None:
-    assert TerminalProgress.for_stream(io.StringIO()) is None
-    assert TerminalProgress.for_stream(_Terminal(), quiet=True) is None
+    """The terminal's line itself is tested in tests/unit/test_commands_progress.py."""
     fake_index.flavour = "json"  # its pages give sizes, so the line shows a total
     fake_index.add_wheel("demo", "1.0", files={"demo/blob.txt": _noise(300)})
     fake_index.add_wheel("dep", "1.0", files={"dep/blob.txt": _noise(200)})
     files = [_listed(fake_index, "demo"), _listed(fake_index, "dep")]
     assert all(f.size for f in files)
     terminal = _Terminal()
-    progress = TerminalProgress.for_stream(terminal)
-    assert progress is not None
+    progress = TerminalProgress.for_verbosity(terminal, 0)
 
     stage(files, tmp_path / "stage", _http(), progress=progress)
 

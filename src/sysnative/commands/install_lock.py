@@ -28,7 +28,7 @@ from sysnative.protocols import Privileges, Provider
 if TYPE_CHECKING:
     from packaging.version import Version
 
-    from sysnative.lock.lockfile import Lock
+    from sysnative.lock.model import Lock
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,16 @@ def run(args: argparse.Namespace, verbose: int) -> int:
     from sysnative.index.fetch import HttpClient
     from sysnative.index.pipconfig import DEFAULT_TIMEOUT
     from sysnative.install import execute, selfguard
-    from sysnative.lock import lockfile
-    from sysnative.lock.lockfile import LockError
+    from sysnative.lock.credentials import with_credentials
+    from sysnative.lock.model import Difference, LockError
+    from sysnative.lock.replay import (
+        lock_mapping,
+        locked_plan,
+        machine_differences,
+        mismatch_error,
+        missing_system_projects,
+        relock_command,
+    )
     from sysnative.providers import select_provider
 
     _refuse_planning_flags(args)
@@ -76,30 +84,30 @@ def run(args: argparse.Namespace, verbose: int) -> int:
             options=config.all_provider_options,
         )
     except ProviderUnavailable as exc:
-        raise lockfile.mismatch_error(
+        raise mismatch_error(
             lock,
             source,
-            [lockfile.Difference("package manager", lock.machine.provider, exc.message)],
+            [Difference("package manager", lock.machine.provider, exc.message)],
         ) from exc
     target = probe.probe(probe.choose_interpreter(args.python))
-    differences = lockfile.machine_differences(lock, machine_facts(provider), target)
+    differences = machine_differences(lock, machine_facts(provider), target)
     if differences:
-        raise lockfile.mismatch_error(lock, source, differences)
-    missing = lockfile.missing_system_projects(lock, target)
+        raise mismatch_error(lock, source, differences)
+    missing = missing_system_projects(lock, target)
     if missing:
         raise LockError(
             f"{source} relies on projects the system already had when the lock was made, "
             f"and {target.executable} does not see them. Nothing was changed.\n"
             + "\n".join("    " + line for line in missing),
             "Install them the way they were installed on the machine the lock was made on, "
-            f"or make the lock again here: {lockfile.relock_command(lock, source)}",
+            f"or make the lock again here: {relock_command(lock, source)}",
         )
     configured, timeout, cert = _pip_config(target.executable)
-    plan = lockfile.locked_plan(
+    plan = locked_plan(
         lock,
         installed=_installed_versions(provider, lock),
         target=target,
-        urls={w.url: lockfile.with_credentials(w.url, configured) for w in lock.wheels},
+        urls={w.url: with_credentials(w.url, configured) for w in lock.wheels},
     )
     shown = output.present_plan(plan, verbose, args.report)
     if args.dry_run:
@@ -120,7 +128,7 @@ def run(args: argparse.Namespace, verbose: int) -> int:
             plan,
             target=target,
             provider=LockedProvider(provider, lock, source),
-            mapping=lockfile.lock_mapping(lock, provider.ecosystem),
+            mapping=lock_mapping(lock, provider.ecosystem),
             http=http,
             cache=cache,
             options=install_options(args, config, verbose),
@@ -133,7 +141,7 @@ def run(args: argparse.Namespace, verbose: int) -> int:
             f"{source} records",
             f"The lock was edited, or the index now serves another file under the same name. "
             "Nothing was installed. If the new file is trusted, make the lock again: "
-            f"{lockfile.relock_command(lock, source)}",
+            f"{relock_command(lock, source)}",
         ) from None
     finally:
         http.close()
@@ -230,7 +238,7 @@ class LockedProvider:
         except ProviderError as exc:
             if type(exc) is not ProviderError:
                 raise
-            from sysnative.lock.lockfile import relock_command
+            from sysnative.lock.replay import relock_command
 
             raise ProviderError(
                 f"{exc.message}\nThe lock {self._source} cannot be reproduced exactly on this "

@@ -2,7 +2,7 @@
 ``pylock.toml``.
 
 Planning is :func:`sysnative.session.planning_session`; the lock document is
-:mod:`sysnative.lock.lockfile`. This module does the I/O around them: the downloads that
+:mod:`sysnative.lock`. This module does the I/O around them: the downloads that
 complete a file's sha256 and size, and the file. It also reads a lock back
 (:func:`read_lock`) and says what machine one is for (:func:`machine_facts`), for
 ``export`` and ``install --lock``.
@@ -26,7 +26,7 @@ from sysnative.models import Plan
 
 if TYPE_CHECKING:
     from sysnative.index.client import SimpleIndexClient
-    from sysnative.lock.lockfile import Lock, LockMachine
+    from sysnative.lock.model import Lock, LockMachine
     from sysnative.session import PlanningSession
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,9 @@ def run(args: argparse.Namespace, verbose: int) -> int:
     """``sysnative lock``: plan, then write the lock (nothing when the plan cannot be locked)."""
     from sysnative.commands import report
     from sysnative.commands.options import effective_config, start_planning
-    from sysnative.lock import lockfile
+    from sysnative.lock.document import dumps, loads, to_document
+    from sysnative.lock.from_plan import lock_from_plan
+    from sysnative.lock.model import target_facts
     from sysnative.session import planning_session
 
     path: str = args.output
@@ -74,17 +76,17 @@ def run(args: argparse.Namespace, verbose: int) -> int:
             output.show_plan(plan, out)
         _refuse_builds(plan)
         plan = _complete_files(plan, session, verbose)
-        lock = lockfile.lock_from_plan(
+        lock = lock_from_plan(
             plan,
             machine=machine_facts(session.provider),
-            target=lockfile.target_facts(session.target),
+            target=target_facts(session.target),
             mapping=session.mapping,
             indexes=_indexes(plan, session.index),
             requirements=[str(r) for r in request.requirements.requirements],
             constraints=[str(c) for c in request.requirements.constraints],
         )
-    text = lockfile.dumps(lockfile.to_document(lock))
-    lockfile.loads(text, path)  # never write a lock that does not read back
+    text = dumps(to_document(lock))
+    loads(text, path)  # never write a lock that does not read back
     output.write_text(path, text)
     if verbose >= 0:
         where = "stdout" if path == "-" else path
@@ -187,7 +189,7 @@ def _indexes(plan: Plan, index: SimpleIndexClient) -> dict[str, str | None]:
 
 def machine_facts(provider: object) -> LockMachine:
     """The facts a lock is valid for: provider, distro ID and VERSION_ID, architecture."""
-    from sysnative.lock.lockfile import LockMachine
+    from sysnative.lock.model import LockMachine
     from sysnative.machine import linux_distribution
 
     distro = linux_distribution()
@@ -204,8 +206,8 @@ def machine_facts(provider: object) -> LockMachine:
 def read_lock(path: str) -> Lock:
     """The lock at ``path`` (for ``export`` and ``install --lock``), or a :class:`LockError`
     that says how to make one."""
-    from sysnative.lock import lockfile
-    from sysnative.lock.lockfile import LockError
+    from sysnative.lock.document import loads
+    from sysnative.lock.model import LockError
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -216,4 +218,4 @@ def read_lock(path: str) -> Lock:
         ) from exc
     except UnicodeDecodeError as exc:
         raise LockError(f"{path} is not a text file: {exc}.") from exc
-    return lockfile.loads(text, path)
+    return loads(text, path)

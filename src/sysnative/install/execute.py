@@ -44,7 +44,6 @@ from packaging.utils import canonicalize_name
 
 from sysnative.cache import Cache
 from sysnative.checks import postflight, preflight
-from sysnative.commands.report import counted
 from sysnative.errors import (
     BuildError,
     EnvironmentProbeError,
@@ -58,7 +57,7 @@ from sysnative.index.fetch import Fetcher
 from sysnative.install import selfguard, staging, standins, trialimport, wheels
 from sysnative.mapping.table import MappingTable
 from sysnative.models import ClosureItem, FileKind, Plan, PlannedPackage
-from sysnative.protocols import Privileges, Provider
+from sysnative.protocols import Privileges, Progress, Provider
 from sysnative.target import TargetEnvironment
 
 if TYPE_CHECKING:
@@ -149,7 +148,7 @@ def execute(
     http: Fetcher,
     cache: Cache | None,
     options: InstallOptions,
-    progress: staging.Progress | None = None,
+    progress: Progress | None = None,
     notify: Callable[[str], object] | None = None,
     probe: Probe,
     builder: SdistBuilder | None = None,
@@ -221,7 +220,8 @@ def execute(
             if notify is not None:
                 count = len(to_build)
                 sources = "its sdist" if count == 1 else "their sdists"
-                notify(f"Building {counted(count, 'wheel')} from {sources} with pip ...")
+                wheels_built = f"{count} wheel{'' if count == 1 else 's'}"
+                notify(f"Building {wheels_built} from {sources} with pip ...")
             ready = []
             for wheel in staged:
                 if wheel.path.name in to_build:

@@ -24,14 +24,13 @@ import hashlib
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, TextIO
+from typing import BinaryIO
 from urllib.parse import urldefrag, urlsplit
 from urllib.request import url2pathname
 
@@ -43,6 +42,7 @@ from sysnative.errors import HashMismatch, IndexFailure
 from sysnative.index.fetch import Fetcher
 from sysnative.index.urls import redact_url
 from sysnative.models import IndexFile
+from sysnative.protocols import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -67,105 +67,13 @@ class StagedWheel:
     verified: bool
 
 
-class Progress(Protocol):
-    """Where :func:`stage` reports progress; called from several threads."""
-
-    def start(self, files: int, total_bytes: int | None) -> None:
-        """Before the first byte: the number of files and their total size, if known."""
-
-    def advance(self, nbytes: int) -> None:
-        """``nbytes`` more bytes arrived (negative: a retried download started over)."""
-
-    def file_done(self, filename: str) -> None:
-        """One more file is staged and verified."""
-
-    def finish(self) -> None:
-        """Staging ended (successfully or not)."""
-
-
-def notify_stderr(line: str) -> None:
-    """Show ``line`` on stderr at once (``execute``'s ``notify``, before a long step)."""
-    print(line, file=sys.stderr, flush=True)
-
-
-class TerminalProgress:
-    """One line on a terminal, rewritten in place: ``Downloading wheels: 3/12 files, ...``.
-
-    The line is redrawn only when its text changes, so thousands of chunks cost a few
-    hundred writes, and no clock is involved.
-    """
-
-    def __init__(self, stream: TextIO, *, label: str = "Downloading wheels") -> None:
-        self._stream = stream
-        self._label = label
-        self._lock = threading.Lock()
-        self._files = 0
-        self._done = 0
-        self._total: int | None = None
-        self._bytes = 0
-        self._shown = ""
-
-    @classmethod
-    def for_stream(
-        cls, stream: TextIO | None = None, *, quiet: bool = False
-    ) -> TerminalProgress | None:
-        """A progress line on ``stream`` (default: stderr), or ``None`` when quiet or not a TTY."""
-        stream = sys.stderr if stream is None else stream
-        if quiet or not _is_tty(stream):
-            return None
-        return cls(stream)
-
-    def start(self, files: int, total_bytes: int | None) -> None:
-        with self._lock:
-            self._files, self._total = files, total_bytes
-            self._draw()
-
-    def advance(self, nbytes: int) -> None:
-        with self._lock:
-            self._bytes += nbytes
-            self._draw()
-
-    def file_done(self, filename: str) -> None:
-        with self._lock:
-            self._done += 1
-            self._draw()
-
-    def finish(self) -> None:
-        with self._lock:
-            if self._shown:
-                self._stream.write("\n")
-                self._stream.flush()
-            self._shown = ""
-
-    def _draw(self) -> None:
-        size = _megabytes(self._bytes)
-        if self._total is not None:
-            size += f"/{_megabytes(self._total)}"
-        text = f"{self._label}: {self._done}/{self._files} files, {size} MB"
-        if text == self._shown:
-            return
-        padding = " " * max(0, len(self._shown) - len(text))
-        self._stream.write("\r" + text + padding)
-        self._stream.flush()
-        self._shown = text
-
-
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _megabytes(nbytes: int) -> str:
-    return f"{max(nbytes, 0) / 1_000_000:.1f}"
-
-
 class _Cancelled(Exception):
     """Another file failed (or the user interrupted): stop this download early."""
 
 
 class _NullProgress:
+    """Nothing shown (no terminal, ``-q``, or a caller that wants no progress)."""
+
     def start(self, files: int, total_bytes: int | None) -> None:
         pass
 
@@ -176,6 +84,9 @@ class _NullProgress:
         pass
 
     def finish(self) -> None:
+        pass
+
+    def notify(self, line: str) -> None:
         pass
 
 

@@ -21,11 +21,14 @@ import gc
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName
+# For annotations only: the command line reads the setting before it imports anything else.
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
 
-from sysnative.models import CoreMetadata, IndexFile
-from sysnative.protocols import IndexClient
+    from sysnative.models import CoreMetadata, IndexFile
+    from sysnative.protocols import IndexClient
 
 __all__ = ["SETTING", "PlainIndex", "collector_paused", "enabled"]
 
