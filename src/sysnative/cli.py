@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 
 from sysnative import __version__
-from sysnative.commands import install
+from sysnative.commands import COMMANDS, install
 from sysnative.errors import SysnativeError
 
 __all__ = ["build_parser", "main", "run"]
@@ -30,12 +31,11 @@ logger = logging.getLogger("sysnative")
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command line ``sysnative`` takes.
 
-    Each command module adds its parser with ``add_parser``, which names the command's
-    ``run(args, verbose) -> int`` as the parser's default ``run``. They are imported here,
-    not with this module, so that an ``install`` handed to pip does not import them.
+    :data:`sysnative.commands.COMMANDS` says what each command is; the module of the same name
+    adds its options (``add_arguments``) and runs it (``run(args, verbose) -> int``). They are
+    imported here, not with this module, so that an ``install`` handed to pip does not
+    import them.
     """
-    from sysnative.commands import cache, config, doctor, export, lock, map, venv
-
     parser = argparse.ArgumentParser(
         prog="sysnative",
         description="Install pure-Python wheels from the package index and native projects "
@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sysnative {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (install, venv, doctor, lock, export, map, config, cache):  # --help's order
-        command.add_parser(sub)
+    for name, info in COMMANDS.items():
+        command = importlib.import_module(f"sysnative.commands.{name}")
+        command_parser = sub.add_parser(name, help=info.summary, description=info.description)
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(run=command.run)
     return parser
 
 

@@ -16,18 +16,12 @@ from pathlib import Path
 from sysnative.cache import KINDS, default_cache_dir, purge, usage
 from sysnative.errors import UsageError
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_arguments", "run"]
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``cache`` subcommand."""
-    cache = sub.add_parser(
-        "cache",
-        help="show or empty sysnative's cache",
-        description="Where the cache is (SYSNATIVE_CACHE_DIR overrides), what it holds, and "
-        "emptying it. Nothing is lost by emptying it: the next run fetches again.",
-    )
-    actions = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sysnative cache``'s options and arguments."""
+    actions = parser.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     actions.add_parser("dir", help="print the cache directory")
     info = actions.add_parser("info", help="files and size of each kind of entry")
     info.add_argument("--json", action="store_true", help="machine-readable output")
@@ -35,7 +29,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "purge", help="remove every entry, or those of the kinds given", description=_kinds()
     )
     remove.add_argument("kinds", nargs="*", metavar="KIND", help="only these kinds")
-    cache.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, verbose: int) -> int:

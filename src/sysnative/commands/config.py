@@ -12,21 +12,14 @@ import json
 
 from sysnative import config as configuration
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_arguments", "run"]
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``config`` subcommand."""
-    config = sub.add_parser(
-        "config",
-        help="show the effective configuration and where each value comes from",
-        description="Layers, lowest first: the site config.toml, the user config.toml, "
-        "SYSNATIVE_* environment variables, command-line flags.",
-    )
-    actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sysnative config``'s options and arguments."""
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser("show", help="print every effective value and its source")
     show.add_argument("--json", action="store_true", help="print JSON")
-    config.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, verbose: int) -> int:

@@ -45,7 +45,7 @@ __all__ = [
     "Diagnosis",
     "IndexStatus",
     "ProviderStatus",
-    "add_parser",
+    "add_arguments",
     "diagnose",
     "evaluate",
     "render_text",
@@ -117,23 +117,16 @@ class Diagnosis:
         )
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``doctor`` subcommand."""
-    doctor = sub.add_parser(
-        "doctor",
-        help="check whether install --system-native can work with a target, and how to fix it",
-        description="Exit status 0 when the target is usable for install --system-native, "
-        "1 otherwise.",
-    )
-    add_python_argument(doctor)
-    add_provider_argument(doctor)
-    doctor.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sysnative doctor``'s options and arguments."""
+    add_python_argument(parser)
+    add_provider_argument(parser)
+    parser.add_argument(
         "--break-system-packages",
         action="store_true",
         help="check as if installing into an externally managed Python were allowed",
     )
-    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
-    doctor.set_defaults(run=run)
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
 
 
 def run(args: argparse.Namespace, verbose: int) -> int:

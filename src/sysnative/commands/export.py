@@ -15,33 +15,26 @@ from sysnative.commands.output import write_text
 from sysnative.errors import UsageError
 from sysnative.lock import export
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_arguments", "run"]
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``export`` subcommand."""
-    exp = sub.add_parser(
-        "export",
-        help="turn a lock into a Dockerfile snippet or a shell script (no sysnative needed)",
-        description="Write the steps that reproduce a lock made by `sysnative lock` with "
-        "apt-get, python3 -m venv and pip alone.",
-    )
-    exp.add_argument("lockfile", metavar="LOCK", help="a pylock.toml written by sysnative lock")
-    exp.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sysnative export``'s options and arguments."""
+    parser.add_argument("lockfile", metavar="LOCK", help="a pylock.toml written by sysnative lock")
+    parser.add_argument(
         "--format",
         choices=export.FORMATS,
         required=True,
         help="dockerfile: RUN steps for an image of the lock's distro release; shell: a "
         "POSIX sh script to run as root or with sudo",
     )
-    exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    exp.add_argument(
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    parser.add_argument(
         "--venv",
         metavar="PATH",
         help=f"where the venv goes (default: {export.DOCKER_VENV} in a Dockerfile; the "
         f"script takes it as its first argument, default {export.SHELL_VENV})",
     )
-    exp.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, verbose: int) -> int:

@@ -31,56 +31,56 @@ if TYPE_CHECKING:
     from sysnative.config import Config
     from sysnative.session import PlanRequest, SystemSide
 
-__all__ = ["TRIAL_RETRIES", "add_parser", "hand_to_pip", "older_than", "pip_arguments", "run"]
+__all__ = [
+    "TRIAL_RETRIES",
+    "add_arguments",
+    "hand_to_pip",
+    "older_than",
+    "pip_arguments",
+    "run",
+]
 
 #: How many times a trial import that fails sends the plan back for older releases.
 TRIAL_RETRIES = 3
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``install`` subcommand."""
-    install = sub.add_parser(
-        "install",
-        help="install requirements (like pip install; --system-native routes native code to "
-        "the system)",
-        description="Without --system-native, the arguments go to `pip install` unchanged.",
-    )
-    add_planning_arguments(install)
-    install.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sysnative install``'s options and arguments."""
+    add_planning_arguments(parser)
+    parser.add_argument(
         "--system-native",
         action="store_true",
         help="pure wheels from the index, native projects from the system",
     )
-    install.add_argument(
+    parser.add_argument(
         "--no-system-native",
         action="store_true",
         help="hand everything to pip, even when the configuration turns the mode on",
     )
-    install.add_argument(
+    parser.add_argument(
         "--dry-run", action="store_true", help="compute and show the plan, change nothing"
     )
-    install.add_argument(
+    parser.add_argument(
         "--report", metavar="FILE", help="write the plan as versioned JSON ('-' for stdout)"
     )
-    install.add_argument(
+    parser.add_argument(
         "--break-system-packages",
         action="store_true",
         help="allow installing into an externally managed (PEP 668) Python, as in pip",
     )
-    install.add_argument(
+    parser.add_argument(
         "--lock-timeout",
         type=float,
         default=None,
         metavar="SECONDS",
         help="how long to wait for another package manager's lock (default: 120)",
     )
-    install.add_argument(
+    parser.add_argument(
         "--lock",
         metavar="FILE",
         help="install exactly what a pylock.toml written by `sysnative lock` records "
         "(no resolution; implies --system-native)",
     )
-    install.set_defaults(run=run)
 
 
 def pip_arguments(argv: Sequence[str]) -> list[str] | None:

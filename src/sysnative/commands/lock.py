@@ -31,21 +31,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["add_parser", "machine_facts", "read_lock", "run"]
+__all__ = ["add_arguments", "machine_facts", "read_lock", "run"]
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``lock`` subcommand."""
-    lock = sub.add_parser(
-        "lock",
-        help="plan like install --dry-run and write the plan as a PEP 751 pylock.toml",
-        description="Resolve the requirements as `install --system-native --dry-run` would and "
-        "write the result, system packages included, to a PEP 751 lock file. "
-        "`sysnative install --lock FILE` reproduces it on a machine like this one; "
-        "`pip install --no-deps -r FILE` (pip 26.1 or newer) installs its index part.",
-    )
-    add_planning_arguments(lock)
-    lock.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sysnative lock``'s options and arguments."""
+    add_planning_arguments(parser)
+    parser.add_argument(
         "-o",
         "--output",
         metavar="FILE",
@@ -53,7 +45,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="where to write the lock: pylock.toml or pylock.NAME.toml (PEP 751), or '-' "
         "for stdout (default: pylock.toml)",
     )
-    lock.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, verbose: int) -> int:

@@ -24,7 +24,7 @@ from sysnative.protocols import SystemQuery
 __all__ = [
     "ECOSYSTEM_PROVIDERS",
     "MapRow",
-    "add_parser",
+    "add_arguments",
     "describe",
     "render_text",
     "run",
@@ -181,38 +181,29 @@ def to_json(rows: Sequence[MapRow]) -> list[dict[str, object]]:
     return out
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``map`` subcommand."""
-    mapping = sub.add_parser(
-        "map",
-        help="show which system package provides each project, and from which mapping layer",
-        description="Show the layered mapping for each NAME (built-in data, "
-        "$XDG_DATA_DIRS/external-packaging-metadata-mappings, site and user config, "
-        "pyproject.toml [tool.sysnative.mapping.<ecosystem>], --mapping) and, when the "
-        "ecosystem's package manager is on this machine, whether the package exists.",
-    )
-    mapping.add_argument("names", nargs="*", metavar="NAME", help="PyPI project names")
-    mapping.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sysnative map``'s options and arguments."""
+    parser.add_argument("names", nargs="*", metavar="NAME", help="PyPI project names")
+    parser.add_argument(
         "--ecosystem",
         metavar="E",
         help="debian, ubuntu, fedora, conda-forge, homebrew, arch "
         "(default: the configured or detected provider's)",
     )
-    mapping.add_argument("--json", action="store_true", help="print JSON")
-    mapping.add_argument(
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
         "--mapping",
         action="append",
         default=[],
         metavar="FILE",
         help="a mapping file stacked over every other layer (repeatable)",
     )
-    mapping.add_argument(
+    parser.add_argument(
         "--check",
         metavar="FILE",
         help="validate a mapping file and exit (errors name the file and the entry)",
     )
-    mapping.add_argument("--no-query", action="store_true", help="do not ask the package manager")
-    mapping.set_defaults(run=run)
+    parser.add_argument("--no-query", action="store_true", help="do not ask the package manager")
 
 
 def run(args: argparse.Namespace, verbose: int) -> int:

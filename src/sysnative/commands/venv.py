@@ -29,7 +29,7 @@ from sysnative.runner import CommandNotFound, Completed
 __all__ = [
     "CreatedVenv",
     "activation_lines",
-    "add_parser",
+    "add_arguments",
     "create_venv",
     "explain_venv_failure",
     "run",
@@ -53,22 +53,15 @@ class CreatedVenv:
     pip_version: str
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``venv`` subcommand."""
-    venv = sub.add_parser(
-        "venv",
-        help="make a venv that sees the system's packages (for install --system-native)",
-        description="Make a venv at PATH with the Python the system's packages are built for, "
-        "--system-site-packages and pip.",
-    )
-    venv.add_argument("path", metavar="PATH", help="where to make the venv")
-    add_provider_argument(venv)
-    venv.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sysnative venv``'s options and arguments."""
+    parser.add_argument("path", metavar="PATH", help="where to make the venv")
+    add_provider_argument(parser)
+    parser.add_argument(
         "--clear",
         action="store_true",
         help="replace an existing venv at PATH (what is installed in it is removed)",
     )
-    venv.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, verbose: int) -> int:
