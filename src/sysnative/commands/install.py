@@ -199,12 +199,7 @@ def _install_once(
         shown = output.present_plan(plan, verbose, args.report)
         if args.dry_run:
             # A real install refuses this in execute(); a dry run says so too (exit 1).
-            selfguard.refuse_self_changes(
-                plan,
-                target=target.executable,
-                purelib=target.purelib,
-                system_dirs=provider.site_dirs(),
-            )
+            selfguard.refuse_self_changes_to(plan, target, provider.site_dirs())
             if shown:
                 caveats = (
                     report.unseen_warning(plan, target, provider.site_dirs()),

@@ -236,12 +236,14 @@ class SimpleIndexClient:
         page = self._pages.get(page_url, lambda: self._fetch_page(page_url))
         if page.status == 404:
             return None
+        return self._parsed(page, page_url, project)
+
+    def _parsed(
+        self, page: CachedPage, asked: str, project: NormalizedName | None
+    ) -> tuple[IndexFile, ...]:
+        """The files a fetched page lists; file URLs carry the credentials ``asked`` had."""
         return parse_page_cached(
-            self.cache,
-            page.body,
-            page.content_type,
-            with_userinfo_of(page.url, page_url),
-            project,
+            self.cache, page.body, page.content_type, with_userinfo_of(page.url, asked), project
         )
 
     def _find_links_files(self, location: str) -> tuple[IndexFile, ...]:
@@ -254,13 +256,7 @@ class SimpleIndexClient:
             if page.status == 404:
                 logger.debug("find-links page %s does not exist", redact_url(location))
                 return ()
-            return parse_page_cached(
-                self.cache,
-                page.body,
-                page.content_type,
-                with_userinfo_of(page.url, location),
-                None,
-            )
+            return self._parsed(page, location, None)
         path = _file_url_path(location) if is_url(location) else Path(location).absolute()
         if path.is_dir():
             files = (

@@ -169,9 +169,7 @@ def execute(
     )
     if problems:
         raise TargetRefused(target.executable, problems)
-    selfguard.refuse_self_changes(
-        plan, target=target.executable, purelib=target.purelib, system_dirs=provider.site_dirs()
-    )
+    selfguard.refuse_self_changes_to(plan, target, provider.site_dirs())
 
     system_rows = [r for r in plan.system if not r.already_installed]
     requested = _requested_packages(plan)

@@ -59,6 +59,7 @@ from packaging.version import InvalidVersion, Version
 
 from sysnative.errors import SelfChangeRefused
 from sysnative.models import Plan, Route
+from sysnative.target import TargetEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ __all__ = [
     "check_self",
     "planned_changes",
     "refuse_self_changes",
+    "refuse_self_changes_to",
     "running_sysnative",
 ]
 
@@ -251,6 +253,16 @@ def _norm(path: str) -> str:
 
 
 # -- the I/O edge ---------------------------------------------------------------------------
+
+
+def refuse_self_changes_to(
+    plan: Plan, target: TargetEnvironment, system_dirs: Sequence[str]
+) -> None:
+    """:func:`refuse_self_changes` for ``plan`` installed into ``target``, the system's
+    packages landing in ``system_dirs``: what ``install`` (and its ``--dry-run``) checks."""
+    refuse_self_changes(
+        plan, target=target.executable, purelib=target.purelib, system_dirs=system_dirs
+    )
 
 
 def refuse_self_changes(

@@ -121,20 +121,11 @@ def fixed_projects(
         project = project_of(item, mapping)
         if project is None or project in state.wheel_fallback:
             continue
-        version = planned_version(project, item.version, provider.to_pep440, mapping)
-        if version is None:
+        closure_item = _to_install(project, item.name, item.version, state, provider, mapping)
+        if closure_item is None:
             continue
-        provision = SystemProvision(
-            project,
-            version,
-            provider.name,
-            item.name,
-            item.version,
-            installed=False,
-            requested=project in state.wanted,
-        )
         replaceable = project not in state.wanted and project not in state.pinned_to_system
-        fixed[project] = FixedProject(provision, replaceable=replaceable)
+        fixed[project] = FixedProject(closure_item, replaceable=replaceable)
     for project, package in state.wanted.items():
         info = state.packages[package]
         distro_version = info.installed or info.candidate
@@ -186,15 +177,28 @@ def _upgrade(
     new = provider.to_pep440(info.candidate)
     if old is None or new is None or new <= old:
         return None
-    version = planned_version(project, info.candidate, provider.to_pep440, mapping)
+    return _to_install(project, info.name, info.candidate, state, provider, mapping)
+
+
+def _to_install(
+    project: NormalizedName,
+    package: str,
+    distro_version: str,
+    state: PassState,
+    provider: SystemQuery,
+    mapping: MappingTable,
+) -> SystemProvision | None:
+    """``project`` from ``package`` at ``distro_version``, which the transaction installs;
+    ``None`` when that version has no reading pip would see."""
+    version = planned_version(project, distro_version, provider.to_pep440, mapping)
     if version is None:
         return None
     return SystemProvision(
         project,
         version,
         provider.name,
-        info.name,
-        info.candidate,
+        package,
+        distro_version,
         installed=False,
         requested=project in state.wanted,
     )

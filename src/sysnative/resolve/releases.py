@@ -78,34 +78,34 @@ def list_releases(
     *,
     allow_build: bool = False,
 ) -> Releases:
-    """:func:`build_candidates`, and the releases left out with why (memoized for tuples)."""
-    if not isinstance(files, tuple):
-        return _list_releases(name, files, tag_priority, python_version, allow_build)
-    key = (name, id(files), id(tag_priority), python_version, allow_build)
-    known = _releases_memo.get(key)
-    if known is not None and known[0] is files and known[1] is tag_priority:
-        return known[2]
-    releases = _list_releases(name, files, tag_priority, python_version, allow_build)
-    if len(_releases_memo) >= _RELEASES_MEMO_LIMIT:
-        _releases_memo.clear()
-    _releases_memo[key] = (files, tag_priority, releases)
-    return releases
-
-
-def _list_releases(
-    name: NormalizedName,
-    files: Iterable[IndexFile],
-    tag_priority: Mapping[Tag, int],
-    python_version: Version,
-    allow_build: bool = False,
-) -> Releases:
-    """:func:`list_releases` itself.
+    """:func:`build_candidates`, and the releases left out with why (memoized for tuples).
 
     A release dropped silently turns ``app==2.0`` into "no version satisfies", when the real
     answer is "app 2.0 requires Python >=3.10": each dropped file records its reason, and a
     version none of whose files survived is listed in ``excluded`` with the most telling one
     (Requires-Python, then yanked, then no wheel for the target).
     """
+    key = (name, id(files), id(tag_priority), python_version, allow_build)
+    if isinstance(files, tuple):
+        known = _releases_memo.get(key)
+        if known is not None and known[0] is files and known[1] is tag_priority:
+            return known[2]
+    releases = _grouped(name, files, tag_priority, python_version, allow_build)
+    if isinstance(files, tuple):
+        if len(_releases_memo) >= _RELEASES_MEMO_LIMIT:
+            _releases_memo.clear()
+        _releases_memo[key] = (files, tag_priority, releases)
+    return releases
+
+
+def _grouped(
+    name: NormalizedName,
+    files: Iterable[IndexFile],
+    tag_priority: Mapping[Tag, int],
+    python_version: Version,
+    allow_build: bool,
+) -> Releases:
+    """:func:`list_releases`' work, unmemoized."""
     by_version: dict[Version, list[IndexFile]] = defaultdict(list)
     #: version -> {"python": specifier, "yanked": reason, "tags": ""}, first of each kind.
     dropped: dict[Version, dict[str, str]] = {}
