@@ -31,10 +31,14 @@ import json
 import os
 import select
 import sys
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-#: Set when ``apt_pkg`` is imported (it only exists for the system interpreter).
-apt_pkg: Any = None
+if TYPE_CHECKING:  # type-checked against python3-apt's own stubs (apt_pkg-stubs)
+    import apt_pkg
+else:
+    #: Set when ``apt_pkg`` is imported (it only exists for the system interpreter).
+    apt_pkg: ModuleType | None = None
 
 
 class Decline(Exception):
@@ -85,7 +89,8 @@ def simulate_text(cache: Any, depcache: Any, names: list[str]) -> str:
             raise Decline(f"{name} has no installation candidate")
         packages.append(pkg)
     resolver = apt_pkg.ProblemResolver(depcache)
-    with apt_pkg.ActionGroup(depcache):
+    # python3-apt's stubs lack ActionGroup's context manager methods, which it has.
+    with apt_pkg.ActionGroup(depcache):  # type: ignore[attr-defined]
         for pkg in packages:
             resolver.clear(pkg)
             resolver.protect(pkg)
@@ -250,7 +255,7 @@ def main(argv: list[str]) -> int:
     except SystemError as exc:
         send({"ok": False, "why": str(exc).strip()})
         return 0
-    send({"ok": True, "apt": str(apt_pkg.VERSION)})
+    send({"ok": True, "apt": str(apt_pkg.VERSION)})  # type: ignore[attr-defined]  # not in the stubs
     lines = LineReader(sys.stdin.fileno())
     marked = False  # the last simulation's marks are still on the dependency cache
     while True:
