@@ -1449,7 +1449,6 @@ def test_user_mapping_file_says_never_from_the_system(cli: CliRun) -> None:
     assert result.report["system_transaction"] == []
 
 
-
 def _serve_mixed_world(cli: CliRun) -> None:
     """An index with native and pure projects over the standard apt world."""
     cli.native("numpy", "2.0.0")
@@ -1482,7 +1481,11 @@ def test_plans_are_the_same_without_the_accelerators(
     accelerated = cli.run(*requirements)
     monkeypatch.setenv("SYSNATIVE_ACCELERATORS", "off")
     plain = cli.run(*requirements)
-    assert (plain.code, plain.out, plain.err) == (accelerated.code, accelerated.out, accelerated.err)
+    assert (plain.code, plain.out, plain.err) == (
+        accelerated.code,
+        accelerated.out,
+        accelerated.err,
+    )
     assert plain.report == accelerated.report
     if requirements[0] == "xarray":  # the case is what it says: a plan with both sides
         assert accelerated.code == 0, accelerated.err
