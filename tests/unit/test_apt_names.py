@@ -7,11 +7,8 @@ import pytest
 
 from sysnative.errors import ProviderError
 from sysnative.models import ClosureItem
-from sysnative.providers.apt.names import (
-    closure_differences,
-    validate_install_packages,
-    validate_version,
-)
+from sysnative.providers.apt.names import GRAMMAR, validate_version
+from sysnative.providers.common import transaction_differences
 
 # -- versions ----------------------------------------------------------------------------------
 
@@ -63,11 +60,11 @@ def test_invalid_versions(bad: str) -> None:
 
 def test_install_packages_validated_and_deduplicated() -> None:
     pairs = [("pkg-a", "1.0-1"), ("libstdc++6", "12.2.0-14"), ("pkg-a", "1.0-1")]
-    assert validate_install_packages(pairs) == (("pkg-a", "1.0-1"), ("libstdc++6", "12.2.0-14"))
+    assert GRAMMAR.pairs(pairs) == (("pkg-a", "1.0-1"), ("libstdc++6", "12.2.0-14"))
     with pytest.raises(ProviderError, match="two versions"):
-        validate_install_packages([("pkg-a", "1.0-1"), ("pkg-a", "2.0-1")])
+        GRAMMAR.pairs([("pkg-a", "1.0-1"), ("pkg-a", "2.0-1")])
     with pytest.raises(ProviderError, match="'pkg-\\*'"):
-        validate_install_packages([("pkg-*", "1.0-1")])
+        GRAMMAR.pairs([("pkg-*", "1.0-1")])
 
 
 # -- closure comparison ---------------------------------------------------------------------------
@@ -79,13 +76,13 @@ def test_closure_differences() -> None:
         ClosureItem("pkg-b", "1:2.0+dfsg-1", "all"),
         ClosureItem("pkg-a", "1.0-1", "all"),
     )
-    assert closure_differences(plan, tuple(reversed(plan))) == ()
+    assert transaction_differences(plan, tuple(reversed(plan)), "apt") == ()
     now = (
         ClosureItem("pkg-c", "3.0-1", "all"),
         ClosureItem("pkg-a", "1.0-1", "all"),
         ClosureItem("pkg-z", "0.1-1", "all"),
     )
-    assert closure_differences(plan, now) == (
+    assert transaction_differences(plan, now, "apt") == (
         "pkg-c: the plan has 3.0~rc1-1, apt would install 3.0-1",
         "pkg-b 1:2.0+dfsg-1: in the plan, but apt would not install it now",
         "pkg-z 0.1-1: apt would install it, the plan does not",

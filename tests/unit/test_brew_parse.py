@@ -15,11 +15,7 @@ from packaging.version import Version
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem
 from sysnative.protocols import Privileges
-from sysnative.providers.brew.names import (
-    closure_differences,
-    validate_formula_names,
-    validate_install_packages,
-)
+from sysnative.providers.brew.names import GRAMMAR, validate_formula_names
 from sysnative.providers.brew.parse import (
     DryRunPlan,
     Formula,
@@ -32,6 +28,7 @@ from sysnative.providers.brew.parse import (
 )
 from sysnative.providers.brew.provider import BrewProvider
 from sysnative.providers.brew.version import brew_to_pep440, pkg_version, split_pkg_version
+from sysnative.providers.common import transaction_differences
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "brew"
 
@@ -223,15 +220,15 @@ def test_valid_names() -> None:
 
 def test_install_packages_validation() -> None:
     with pytest.raises(ProviderError, match="two versions"):
-        validate_install_packages([("a", "1.0"), ("a", "1.1")])
+        GRAMMAR.pairs([("a", "1.0"), ("a", "1.1")])
     with pytest.raises(ProviderError, match="not a valid Homebrew version"):
-        validate_install_packages([("a", "1.0 && rm")])
+        GRAMMAR.pairs([("a", "1.0 && rm")])
 
 
 def test_closure_differences() -> None:
     planned = [ClosureItem("a", "1.0"), ClosureItem("b", "2.0_1")]
     simulated = [ClosureItem("a", "1.1"), ClosureItem("c", "3.0")]
-    assert closure_differences(planned, simulated) == (
+    assert transaction_differences(planned, simulated, "brew") == (
         "a: the plan has 1.0, brew would install 1.1",
         "b 2.0_1: in the plan, but brew would not install it now",
         "c 3.0: brew would install it, the plan does not",

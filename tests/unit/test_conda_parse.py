@@ -15,12 +15,12 @@ from packaging.version import Version
 from sysnative.errors import ProviderError, ProviderUnavailable
 from sysnative.models import ClosureItem
 from sysnative.protocols import Privileges
+from sysnative.providers.common import transaction_differences
 from sysnative.providers.conda.names import (
+    GRAMMAR,
     build_install_argv,
-    closure_differences,
     install_specs,
     validate_distro_version,
-    validate_install_packages,
     validate_package_names,
 )
 from sysnative.providers.conda.parse import (
@@ -380,20 +380,20 @@ def test_invalid_versions_never_reach_conda(version: str) -> None:
 
 def test_one_name_at_two_versions() -> None:
     with pytest.raises(ProviderError, match="two versions"):
-        validate_install_packages([("a", "1.0=0"), ("a", "2.0=0")])
-    assert validate_install_packages([("a", "1.0=0"), ("a", "1.0=0")]) == (("a", "1.0=0"),)
+        GRAMMAR.pairs([("a", "1.0=0"), ("a", "2.0=0")])
+    assert GRAMMAR.pairs([("a", "1.0=0"), ("a", "1.0=0")]) == (("a", "1.0=0"),)
     assert validate_package_names(["a", "b", "a"]) == ("a", "b")
 
 
 def test_closure_differences() -> None:
     planned = [ClosureItem("a", "1.0=0"), ClosureItem("b", "2.0=0")]
     simulated = [ClosureItem("a", "1.0=1"), ClosureItem("c", "3.0=0")]
-    assert closure_differences(planned, simulated, "micromamba") == (
+    assert transaction_differences(planned, simulated, "micromamba") == (
         "a: the plan has 1.0=0, micromamba would install 1.0=1",
         "b 2.0=0: in the plan, but micromamba would not install it now",
         "c 3.0=0: micromamba would install it, the plan does not",
     )
-    assert closure_differences(planned, list(reversed(planned))) == ()
+    assert transaction_differences(planned, list(reversed(planned)), "conda") == ()
 
 
 # -- the provider on the recorded conda-meta records ---------------------------------------------

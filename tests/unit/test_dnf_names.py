@@ -7,25 +7,26 @@ import pytest
 
 from sysnative.errors import ProviderError
 from sysnative.models import ClosureItem
+from sysnative.providers.common import transaction_differences
 from sysnative.providers.dnf.names import (
-    closure_differences,
-    validate_install_packages,
+    GRAMMAR,
     validate_options,
     validate_package_names,
     validate_specs,
     validate_version,
 )
+from sysnative.providers.dnf.version import rpm_spelling
 
 
 def test_closure_differences() -> None:
     plan = (ClosureItem("a", "1.0-1"), ClosureItem("b", "1:2.0-1"), ClosureItem("c", "1-1"))
     now = (ClosureItem("a", "0:1.0-1"), ClosureItem("b", "1:2.1-1"), ClosureItem("d", "1-1"))
-    assert closure_differences(plan, now) == (
+    assert transaction_differences(plan, now, "dnf", rpm_spelling) == (
         "b: the plan has 1:2.0-1, dnf would install 1:2.1-1",
         "c 1-1: in the plan, but dnf would not install it now",
         "d 1-1: dnf would install it, the plan does not",
     )
-    assert closure_differences(plan, plan) == ()
+    assert transaction_differences(plan, plan, "dnf", rpm_spelling) == ()
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -77,12 +78,12 @@ def test_invalid_versions(bad: str) -> None:
 
 
 def test_install_packages_one_version_each() -> None:
-    assert validate_install_packages([("a", "1-1"), ("a", "1-1"), ("b", "2-1")]) == (
+    assert GRAMMAR.pairs([("a", "1-1"), ("a", "1-1"), ("b", "2-1")]) == (
         ("a", "1-1"),
         ("b", "2-1"),
     )
     with pytest.raises(ProviderError, match="two versions"):
-        validate_install_packages([("a", "1-1"), ("a", "2-1")])
+        GRAMMAR.pairs([("a", "1-1"), ("a", "2-1")])
 
 
 def test_options() -> None:

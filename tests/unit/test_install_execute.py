@@ -39,7 +39,7 @@ def test_the_error_lists_what_is_missing_and_uses_the_providers_recovery() -> No
     ],
 )
 def test_each_provider_names_its_own_tool(provider: Any, tool: str, retry: tuple[str, ...]) -> None:
-    advice, commands = provider.recovery(object.__new__(provider))
+    advice, commands = provider.recovery()
     assert tool in advice
     assert commands == retry
     if provider is not AptProvider:

@@ -2,24 +2,28 @@
 
 :class:`PackageManagerProvider` carries out one planned transaction as sysnative always does
 it: check the plan's names and versions, simulate the exact transaction and compare it with
-the plan (:meth:`~PackageManagerProvider.check_install`), refuse without root, run the
-command while another package manager holds the lock (waiting for it up to ``lock_timeout``),
-and ask the package database afterwards whether every package is there at its planned
-version (:meth:`~PackageManagerProvider.install`, :meth:`~PackageManagerProvider.verify`).
-Every command goes through one seam, :meth:`~PackageManagerProvider._run`, which runs it with
-:func:`sysnative.runner.run` and turns a missing program into :class:`ProviderUnavailable`.
+the plan (:meth:`~PackageManagerProvider.check_install`), refuse without the right to install,
+run the command while another package manager holds the lock (waiting for it up to
+``lock_timeout``), and ask the package database afterwards whether every package is there at
+its planned version (:meth:`~PackageManagerProvider.install`,
+:meth:`~PackageManagerProvider.verify`). It also writes once what every provider's
+constructor, :meth:`~PackageManagerProvider.install_command` and
+:meth:`~PackageManagerProvider.recovery` share. Every command goes through one seam,
+:meth:`~PackageManagerProvider._run`, which runs it with :func:`sysnative.runner.run` and turns
+a missing program into :class:`ProviderUnavailable`.
 
-A provider (apt, dnf) supplies what differs, as small hooks:
+A provider (apt, dnf, conda, brew) supplies what differs, as small hooks:
 
+``_init_state()``
+    The provider's own attributes, set up by the shared constructor.
 ``_missing_tools(env)`` (classmethod)
     The programs not on ``PATH``; :meth:`available` and :meth:`_require_tools` use it.
-``_validate_install_packages(packages)`` / ``_validate_closure(closure)``
-    The tool's grammar for names and versions: nothing else may reach an argv.
 ``_simulate_exact(pairs, closure)``
     Simulate exactly these ``(name, version)`` pairs: the specs as shown to the user, the
     closure the tool would install, and what it would remove.
-``_install_argv(pairs, closure, privileges, lock_timeout)``
-    The transaction's argv (normally :meth:`install_command`).
+``_install_argv(pairs, closure, lock_timeout)``
+    The transaction's argv for checked pairs, without the privilege prefix
+    (:meth:`install_command` adds it).
 ``_lock_error(said, lock_timeout)``
     The lock error when the tool's output says another process holds its lock, else ``None``.
 ``_refused_root(said)``
@@ -30,17 +34,20 @@ A provider (apt, dnf) supplies what differs, as small hooks:
 ``_step_error(result, states, privileges)``
     The :class:`SystemStepError` of a transaction that did not end as planned (build it with
     :func:`step_error`).
-``recovery()``
-    How to finish what an interrupted transaction left.
 
-and class attributes: ``tool`` (the name in messages), ``unavailable_message`` (with
-``{missing}``) and ``unavailable_hint``, ``changed_since_plan`` (the hint when the simulation
-no longer matches the plan), ``tool_waits_for_lock`` (True when the tool itself waits for its
-lock, as apt does with ``DPkg::Lock::Timeout``: a lock error is then final), and
-``_spelling`` (how versions are compared: rpm spells one version several ways).
-
-Providers whose transaction has another shape (conda, brew) can override :meth:`install` or
-:meth:`verify` and still share the constructor, the subprocess seam and the checks.
+and class attributes: ``grammar`` (the tool's :class:`~.common.Grammar` for names and
+versions: nothing else may reach an argv), ``recovery_advice`` (what :meth:`recovery`
+returns), ``unavailable_message`` (with ``{missing}``) and ``unavailable_hint``,
+``program_not_found`` (how a program that could not be run is named in ``{missing}``),
+``changed_since_plan`` (the hint when the simulation no longer matches the plan),
+``planned_things`` (what the plan lists, in the message of an inconsistent plan),
+``tool_waits_for_lock`` (True when the tool itself waits for its lock, as apt does with
+``DPkg::Lock::Timeout``: a lock error is then final), ``takes_privilege_prefix`` (False when
+the command never runs through sudo), ``command_env`` and ``command_options`` (every
+command's extra environment, and its stdin and timeout), and the
+overridable ``_spelling`` (how versions are compared: rpm spells one version several ways),
+``_validate_options`` (the extra options a tool accepts) and ``_privilege_error`` (to whom
+the command is handed when this user may not run it: root, or an environment's owner).
 """
 
 from __future__ import annotations
@@ -49,12 +56,13 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from sysnative.errors import (
     PackageManagerLocked,
+    PrivilegeError,
     ProviderError,
     ProviderUnavailable,
     SystemStepError,
@@ -62,10 +70,11 @@ from sysnative.errors import (
 from sysnative.models import ClosureItem
 from sysnative.protocols import Privileges
 from sysnative.providers.common import (
-    checked_transaction,
+    Grammar,
     privilege_error,
     root_or_sudo,
     transaction_differences,
+    validate_options,
 )
 from sysnative.runner import CommandNotFound, Completed, run
 
@@ -97,29 +106,65 @@ StateT = TypeVar("StateT", bound=RecordedState)
 class PackageManagerProvider(Generic[StateT]):
     """The execution side of a system package manager, hooks filled in by a subclass (see
     the module docstring), and the plumbing every provider needs: the extra environment,
-    the cache directory, a lock for lazily probed settings, the subprocess seam."""
+    the cache directory, the extra options, a lock for lazily probed settings, the
+    subprocess seam."""
 
     name: str
     ecosystem: str
-    #: The package manager's name in messages: ``"apt"``.
-    tool: str
+    #: The tool's grammar for names and versions, checked before anything reaches an argv.
+    grammar: ClassVar[Grammar]
+    #: After an interrupted transaction: how to see what the tool left unfinished, and the
+    #: commands that finish it (see :meth:`recovery`).
+    recovery_advice: ClassVar[tuple[str, tuple[str, ...]]]
     #: Why the provider cannot run here; ``{missing}`` names the missing programs.
     unavailable_message: ClassVar[str]
     unavailable_hint: ClassVar[str]
+    #: A program that could not be run, as ``{missing}`` names it.
+    program_not_found: ClassVar[str] = "{program}"
     #: The hint when the tool would now install something other than the plan.
     changed_since_plan: ClassVar[str] = "Nothing was changed; make the plan again."
+    #: What a plan lists to install, in the message of an inconsistent plan.
+    planned_things: ClassVar[str] = "distro packages"
     #: The tool waits for its lock itself, so a lock error is final (else: try again).
     tool_waits_for_lock: ClassVar[bool] = False
+    #: The command runs through the privileges' prefix (``sudo -n``) when there is one.
+    takes_privilege_prefix: ClassVar[bool] = True
+    #: Every command's environment (under the provider's ``env``).
+    command_env: ClassVar[Mapping[str, str]] = {}
+    #: Every command's options for :func:`sysnative.runner.run` (``input``, ``timeout``)
+    #: unless the call gives its own; the runner's defaults when empty.
+    command_options: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(
-        self, *, env: Mapping[str, str] | None = None, cache_dir: Path | None = None
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        cache_dir: Path | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         #: Extra environment for every command.
-        self._env: dict[str, str] = dict(env) if env else {}
+        self._env: dict[str, str] = {**self.command_env, **(env or {})}
         #: sysnative's cache directory, for providers that keep answers or tool caches there.
         self._cache_dir = cache_dir
+        #: Extra options for the tool, checked once.
+        self._options: tuple[str, ...] = self._validate_options(options)
         #: Guards lazily probed settings: planning may query from two threads.
         self._lock = threading.Lock()
+        self._init_state()
+
+    def _init_state(self) -> None:
+        """Hook: set up the provider's own attributes (the shared ones are set)."""
+
+    def _validate_options(self, options: Sequence[str]) -> tuple[str, ...]:
+        """Hook: the extra options as the tool may see them (any string without a NUL byte,
+        unless the provider knows the tool's options better)."""
+        return validate_options(options, self.name)
+
+    @property
+    def tool(self) -> str:
+        """The package manager's name in messages: the provider's, unless the provider finds
+        its tool at run time (conda)."""
+        return self.name
 
     # -- availability and the subprocess seam --------------------------------------------
 
@@ -145,31 +190,19 @@ class PackageManagerProvider(Generic[StateT]):
         )
 
     def _run(self, argv: Sequence[str], **options: Any) -> Completed:
-        """Run ``argv`` with this provider's environment (``options`` go to
-        :func:`sysnative.runner.run`); a program that is not there is
-        :class:`ProviderUnavailable`."""
+        """Run ``argv`` with this provider's environment (``options``, over
+        :attr:`command_options`, go to :func:`sysnative.runner.run`); a program that is not
+        there is :class:`ProviderUnavailable`."""
         try:
-            return run(argv, env=self._env or None, **options)
+            return run(argv, env=self._env or None, **{**self.command_options, **options})
         except CommandNotFound as exc:
-            raise self._unavailable(exc.program) from exc
+            raise self._unavailable(self.program_not_found.format(program=exc.program)) from exc
 
     # -- checks before any change -----------------------------------------------------------
 
     def check_privileges(self) -> Privileges:
         """Root, or ``sudo -n true`` succeeds (see :func:`.common.root_or_sudo`)."""
         return root_or_sudo(self._env)
-
-    @staticmethod
-    def _validate_install_packages(
-        packages: Iterable[tuple[str, str]],
-    ) -> tuple[tuple[str, str], ...]:
-        """Hook: the pairs checked against the tool's grammar, de-duplicated in order."""
-        raise NotImplementedError
-
-    @staticmethod
-    def _validate_closure(closure: Sequence[ClosureItem]) -> None:
-        """Hook: :class:`ProviderError` for a closure name or version the tool must not see."""
-        raise NotImplementedError
 
     @staticmethod
     def _spelling(version: str) -> str:
@@ -179,12 +212,18 @@ class PackageManagerProvider(Generic[StateT]):
     def _checked_transaction(
         self, packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
     ) -> tuple[tuple[str, str], ...]:
-        return checked_transaction(
-            packages,
-            closure,
-            validate_packages=self._validate_install_packages,
-            validate_closure=self._validate_closure,
-        )
+        """Both halves of a transaction checked against the grammar; a closure without
+        requested packages is an inconsistent plan (nothing would ask the package manager
+        for those packages)."""
+        pairs = self.grammar.pairs(packages)
+        self.grammar.check_closure(closure)
+        if closure and not pairs:
+            raise ProviderError(
+                f"The plan lists {self.planned_things} to install but no {self.grammar.thing} "
+                "that asks for them: " + ", ".join(item.name for item in closure) + ".",
+                "The plan is inconsistent; make it again.",
+            )
+        return pairs
 
     def _removal_error(
         self, specs: Sequence[str], removals: Sequence[str], *, now: bool = False
@@ -236,19 +275,28 @@ class PackageManagerProvider(Generic[StateT]):
         privileges: Privileges,
         *,
         lock_timeout: float = 120.0,
+        closure: Sequence[ClosureItem] = (),
     ) -> list[str]:
-        """The exact argv of the transaction."""
-        raise NotImplementedError
+        """The exact argv of the transaction (see
+        :meth:`sysnative.protocols.Provider.install_command`): ``packages`` checked against
+        the tool's grammar, then :meth:`_install_argv`, behind the privileges' prefix. The
+        plan's ``closure`` lets a provider name each package more exactly (dnf: with its
+        architecture)."""
+        argv = self._install_argv(self.grammar.pairs(packages), closure, lock_timeout)
+        if privileges.ok and self.takes_privilege_prefix:
+            return [*privileges.prefix, *argv]
+        return argv
 
     def _install_argv(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        closure: Sequence[ClosureItem],
-        privileges: Privileges,
-        lock_timeout: float,
+        self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem], lock_timeout: float
     ) -> list[str]:
-        """Hook: the argv :meth:`install` runs; :meth:`install_command` unless overridden."""
-        return self.install_command(pairs, privileges, lock_timeout=lock_timeout)
+        """Hook: the transaction's argv for checked ``pairs``, without a privilege prefix."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _privilege_error(why: str, argv: Sequence[str]) -> PrivilegeError:
+        """Hook: this user may not run ``argv`` (``why``): hand it over (to root)."""
+        return privilege_error(why, argv)
 
     def _before_install(self) -> None:
         """Hook: let go of anything that must not outlive the system as it is (apt's helper)."""
@@ -311,15 +359,15 @@ class PackageManagerProvider(Generic[StateT]):
         if not pairs:
             return
         self._before_install()
-        argv = self._install_argv(pairs, closure, privileges, lock_timeout)
+        argv = self.install_command(pairs, privileges, lock_timeout=lock_timeout, closure=closure)
         self._require_tools()
         if not privileges.ok:
-            raise privilege_error(privileges.why, argv)
+            raise self._privilege_error(privileges.why, argv)
         result = self._run_transaction(argv, lock_timeout, quiet)
         said = result.stdout + "\n" + result.stderr
         refused = self._refused_root(said) if not result.ok else None
         if refused is not None:
-            raise privilege_error(refused, argv)
+            raise self._privilege_error(refused, argv)
         planned = {item.name for item in closure}
         targets = (*closure, *(ClosureItem(n, v) for n, v in pairs if n not in planned))
         states = self._package_states(targets, said)
@@ -330,12 +378,14 @@ class PackageManagerProvider(Generic[StateT]):
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         """One line per package the database does not record as planned; ``()`` when every
         one is."""
-        self._validate_closure(closure)
+        self.grammar.check_closure(closure)
         return tuple(state.describe() for state in self._package_states(closure) if not state.ok)
 
-    def recovery(self) -> tuple[str, tuple[str, ...]]:
-        """See :meth:`sysnative.protocols.Provider.recovery`."""
-        raise NotImplementedError
+    @classmethod
+    def recovery(cls) -> tuple[str, tuple[str, ...]]:
+        """See :meth:`sysnative.protocols.Provider.recovery`: :attr:`recovery_advice`, which
+        needs no provider set up (nor the tool on this machine)."""
+        return cls.recovery_advice
 
 
 # -- messages every provider words the same way ---------------------------------------------------
@@ -389,30 +439,45 @@ def step_error(
     program: str,
     succeeded: str,
     quoted: Sequence[str],
-    records: str,
+    listed: tuple[str, Sequence[str]],
     state: tuple[str, ...],
     undo: Sequence[str],
-    retry: tuple[str, ...],
-    retry_hint: str,
     changed: bool,
+    retry: tuple[str, ...] = (),
+    retry_hint: str = "",
+    undo_hint: str = "To undo what this run installed, run: ",
+    more_hint: str = "",
+    transaction: str = "",
 ) -> SystemStepError:
-    """A transaction that did not end as planned: what ``tool`` said (``quoted``), what the
-    database (``records``: ``dpkg``) records now (``state``), and how to finish (``retry``,
-    introduced by ``retry_hint``) or undo it. ``succeeded`` heads the message when the tool
-    exited 0; ``changed`` says whether this run installed anything."""
+    """A transaction that did not end as planned, in the layout every provider shares.
+
+    The message: ``succeeded`` when the tool exited 0, else that the ``transaction`` (named
+    after ``tool`` unless given: ``"Homebrew"``) failed with ``program``'s exit status; what
+    ``tool`` said (``quoted``); and one section ``listed`` as ``(heading, lines)``: what the
+    database records now (``"dpkg now records"``) or what is ``"Not as planned"``. The hint:
+    how to finish (``retry``, introduced by ``retry_hint``), how to undo (``undo``, introduced
+    by ``undo_hint``), ``more_hint``, and when this run installed nothing (not ``changed``),
+    to fix what the tool reports. ``state`` is every package's record, for the error's
+    callers."""
     if result.ok:
         head = succeeded
     else:
-        head = f"The {tool} transaction failed ({program} exited with status {result.returncode})."
+        head = (
+            f"The {transaction or tool} transaction failed ({program} exited with status "
+            f"{result.returncode})."
+        )
     parts = [head]
     if quoted:
         parts.append(f"{tool} said:\n" + "\n".join("    " + line for line in quoted))
-    parts.append(f"{records} now records:\n" + "\n".join("    " + line for line in state))
+    heading, lines = listed
+    parts.append(f"{heading}:\n" + "\n".join("    " + line for line in lines))
     hints = []
     if retry:
         hints.append(retry_hint + retry[0])
     if undo:
-        hints.append("To undo what this run installed, run: " + " && ".join(undo))
+        hints.append(undo_hint + " && ".join(undo))
+    if more_hint:
+        hints.append(more_hint)
     if not changed:
         hints.append(f"Nothing was installed. Fix what {tool} reports above and try again.")
     return SystemStepError(

@@ -1,7 +1,7 @@
 """Pieces every provider's execution side shares: who may run the transaction, the error that
-hands over the exact command, who holds a lock, and the consistency checks of a planned
-transaction (names, versions and pairs checked against a tool's grammar; a simulated
-transaction compared with the plan)."""
+hands over the exact command, who holds a lock, a tool's grammar for what may reach its argv
+(:class:`Grammar`: names, versions, pairs, closures and extra options checked before any
+command runs), and the comparison of a simulated transaction with the plan."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sysnative.errors import PrivilegeError, ProviderError
 from sysnative.models import ClosureItem
@@ -19,7 +20,7 @@ from sysnative.protocols import Privileges
 from sysnative.runner import CommandNotFound, run
 
 __all__ = [
-    "checked_transaction",
+    "Grammar",
     "posix_lock_holder",
     "privilege_error",
     "process_name",
@@ -27,8 +28,7 @@ __all__ = [
     "transaction_differences",
     "unique_valid_names",
     "user_name",
-    "validate_closure_items",
-    "validate_pairs",
+    "validate_options",
 ]
 
 
@@ -132,38 +132,22 @@ def root_or_sudo(env: Mapping[str, str]) -> Privileges:
     )
 
 
-def privilege_error(why: str, argv: Sequence[str]) -> PrivilegeError:
-    """Nothing was installed; say why and hand over the exact command to run as root."""
+def privilege_error(
+    why: str,
+    argv: Sequence[str],
+    *,
+    cannot: str = "Installing the system packages needs root",
+    run_as: str = "root (for example with sudo)",
+    then: str = "; it finds the packages installed and continues",
+) -> PrivilegeError:
+    """Nothing was installed: say why (``cannot``: ``why``) and hand over the exact command to
+    run as ``run_as`` (root, unless the provider installs as the owner of an environment)."""
     command = shlex.join(argv)
     return PrivilegeError(
-        f"Installing the system packages needs root: {why}. Nothing was changed.",
-        "Run this command as root (for example with sudo), then run sysnative again; it "
-        f"finds the packages installed and continues:\n    {command}",
+        f"{cannot}: {why}. Nothing was changed.",
+        f"Run this command as {run_as}, then run sysnative again{then}:\n    {command}",
         command=command,
     )
-
-
-def checked_transaction(
-    packages: Sequence[tuple[str, str]],
-    closure: Sequence[ClosureItem],
-    *,
-    validate_packages: Callable[[Iterable[tuple[str, str]]], tuple[tuple[str, str], ...]],
-    validate_closure: Callable[[Sequence[ClosureItem]], None],
-    things: str = "distro packages",
-    thing: str = "package",
-) -> tuple[tuple[str, str], ...]:
-    """Validate both halves of a transaction; a closure without requested packages is an
-    inconsistent plan (nothing would ask the package manager for those packages)."""
-    pairs = validate_packages(packages)
-    validate_closure(closure)
-    if closure and not pairs:
-        raise ProviderError(
-            f"The plan lists {things} to install but no {thing} that asks for them: "
-            + ", ".join(item.name for item in closure)
-            + ".",
-            "The plan is inconsistent; make it again.",
-        )
-    return pairs
 
 
 def transaction_differences(
@@ -224,41 +208,53 @@ def unique_valid_names(
     return tuple(out)
 
 
-def validate_pairs(
-    packages: Iterable[tuple[str, str]],
-    validate_name: Callable[[Iterable[str]], object],
-    validate_version: Callable[[str], object],
-) -> tuple[tuple[str, str], ...]:
-    """The ``(name, version)`` pairs, checked and de-duplicated in order.
-
-    :class:`ProviderError` for an invalid name or version, or for one name asked at two
-    versions (a transaction installs one version of each package).
-    """
-    pairs: dict[str, str] = {}
-    for name, version in packages:
-        validate_name([name])
-        validate_version(version)
-        if pairs.get(name, version) != version:
-            raise ProviderError(
-                f"{name} is asked for at two versions ({pairs[name]} and {version}).",
-                "A transaction installs one version of each package; check the plan.",
-            )
-        pairs[name] = version
-    return tuple(pairs.items())
+def validate_options(options: Iterable[str], tool: str) -> tuple[str, ...]:
+    """Extra options for ``tool``, as given; :class:`ProviderError` for one that is not a
+    string or holds a NUL byte."""
+    checked = tuple(options)
+    for option in checked:
+        if not isinstance(option, str) or "\0" in option:
+            raise ProviderError(f"{option!r} is not a valid option for {tool}.")
+    return checked
 
 
-def validate_closure_items(
-    closure: Sequence[ClosureItem],
-    validate_names: Callable[[Iterable[str]], object],
-    validate_version: Callable[[str], object],
-    validate_more: Callable[[ClosureItem], object] | None = None,
-) -> None:
-    """The closure's names, versions and replaced versions (and what ``validate_more``
-    checks of each item) go into the tool's argv and into undo commands: check them all."""
-    validate_names(item.name for item in closure)
-    for item in closure:
-        validate_version(item.version)
-        if item.replaces is not None:
-            validate_version(item.replaces)
-        if validate_more is not None:
-            validate_more(item)
+@dataclass(frozen=True)
+class Grammar:
+    """A tool's grammar for what may reach its argv: ``names`` checks and de-duplicates
+    package names (:func:`unique_valid_names`), ``version`` checks one version, ``item``
+    anything more of a closure item (dnf's architecture); ``thing`` is what the tool
+    installs, in messages (``"formula"``)."""
+
+    names: Callable[[Iterable[str]], tuple[str, ...]]
+    version: Callable[[str], object]
+    item: Callable[[ClosureItem], object] | None = None
+    thing: str = "package"
+
+    def pairs(self, packages: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """The ``(name, version)`` pairs, checked and de-duplicated in order.
+
+        :class:`ProviderError` for an invalid name or version, or for one name asked at two
+        versions (a transaction installs one version of each package).
+        """
+        pairs: dict[str, str] = {}
+        for name, version in packages:
+            self.names([name])
+            self.version(version)
+            if pairs.get(name, version) != version:
+                raise ProviderError(
+                    f"{name} is asked for at two versions ({pairs[name]} and {version}).",
+                    f"A transaction installs one version of each {self.thing}; check the plan.",
+                )
+            pairs[name] = version
+        return tuple(pairs.items())
+
+    def check_closure(self, closure: Sequence[ClosureItem]) -> None:
+        """The closure's names, versions and replaced versions (and what ``item`` checks of
+        each) go into the tool's argv and into undo commands: check them all."""
+        self.names(item.name for item in closure)
+        for item in closure:
+            self.version(item.version)
+            if item.replaces is not None:
+                self.version(item.replaces)
+            if self.item is not None:
+                self.item(item)

@@ -142,7 +142,7 @@ def transaction_error(
         succeeded="apt reported success, but dpkg does not record every package of the "
         "transaction as installed at the planned version.",
         quoted=relevant_apt_lines(result.stdout, result.stderr),
-        records="dpkg",
+        listed=("dpkg now records", state),
         state=state,
         undo=undo,
         retry=retry,

@@ -10,22 +10,14 @@ argument starting with ``-`` as an option, and a version is glued to its name
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sysnative.errors import ProviderError
-from sysnative.models import ClosureItem
-from sysnative.providers.common import (
-    transaction_differences,
-    unique_valid_names,
-    validate_closure_items,
-    validate_pairs,
-)
+from sysnative.providers.common import Grammar, unique_valid_names
 
 __all__ = [
+    "GRAMMAR",
     "PACKAGE_NAME_RE",
-    "closure_differences",
-    "validate_closure",
-    "validate_install_packages",
     "validate_package_names",
     "validate_version",
 ]
@@ -82,28 +74,6 @@ def validate_version(version: str) -> str:
     return version
 
 
-def validate_install_packages(
-    packages: Iterable[tuple[str, str]],
-) -> tuple[tuple[str, str], ...]:
-    """The ``(name, version)`` pairs, checked and de-duplicated in order.
-
-    :class:`ProviderError` for an invalid name or version, or for one name asked at two
-    versions (apt would silently keep the last one).
-    """
-    return validate_pairs(packages, validate_package_names, validate_version)
-
-
-def validate_closure(closure: Sequence[ClosureItem]) -> None:
-    """The closure's names and versions go into dpkg-query and undo commands: check them."""
-    validate_closure_items(closure, validate_package_names, validate_version)
-
-
-def closure_differences(
-    planned: Sequence[ClosureItem], simulated: Sequence[ClosureItem]
-) -> tuple[str, ...]:
-    """How apt's simulated transaction differs from the plan's, one line per package.
-
-    Compared by name and version (architecture and the replaced version follow from those);
-    ``()`` when they are the same set.
-    """
-    return transaction_differences(planned, simulated, "apt")
+#: What may reach apt's argv: the pairs and closures of a transaction are checked with it (a
+#: name asked at two versions is refused: apt would silently keep the last one).
+GRAMMAR = Grammar(validate_package_names, validate_version)

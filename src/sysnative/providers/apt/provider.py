@@ -41,11 +41,7 @@ from sysnative.providers.apt.messages import (
     simulation_error,
     transaction_error,
 )
-from sysnative.providers.apt.names import (
-    validate_closure,
-    validate_install_packages,
-    validate_package_names,
-)
+from sysnative.providers.apt.names import GRAMMAR, validate_package_names
 from sysnative.providers.apt.parse import (
     DPKG_STATE_FORMAT,
     PackageState,
@@ -85,7 +81,12 @@ class AptProvider(PackageManagerProvider[PackageState]):
 
     name = "apt"
     ecosystem = "debian"
-    tool = "apt"
+    grammar = GRAMMAR
+    recovery_advice = (
+        "`dpkg --audit` lists packages dpkg left unfinished, and `dpkg --configure -a` "
+        "(as root) finishes configuring them.",
+        ("dpkg --configure -a",),
+    )
     unavailable_message = (
         "apt was not found on this machine (missing: {missing}). sysnative --provider apt "
         "needs Debian or a derivative such as Ubuntu, where apt-cache, apt-get and dpkg-query "
@@ -101,8 +102,6 @@ class AptProvider(PackageManagerProvider[PackageState]):
     )
     #: ``DPkg::Lock::Timeout`` makes apt itself wait for dpkg's lock.
     tool_waits_for_lock = True
-    _validate_install_packages = staticmethod(validate_install_packages)
-    _validate_closure = staticmethod(validate_closure)
 
     def __init__(
         self,
@@ -112,14 +111,16 @@ class AptProvider(PackageManagerProvider[PackageState]):
         python_apt: bool = True,
     ) -> None:
         super().__init__(env=env, cache_dir=cache_dir)
-        self._options: tuple[str, ...] | None = None
+        #: Whether to try the python3-apt helper (:mod:`sysnative.providers.apt.session`)
+        #: before apt's commands.
+        self._python_apt = python_apt
+        #: The ``-o`` options of every apt-cache / apt-get call, once probed.
+        self._apt_settings: tuple[str, ...] | None = None
         #: dpkg's status file, apt's lists dir and config dir (for the simulation cache key).
         self._state_paths: tuple[str, ...] = ()
         self._architecture: str | None = None
         self._architecture_known = False
-        #: Whether to try the python3-apt helper (:mod:`sysnative.providers.apt.session`)
-        #: before apt's commands, and the session once started.
-        self._python_apt = python_apt
+        #: The python3-apt helper session, once started.
         self._session: AptSession | None = None
         #: Ubuntu and its derivatives have a mapping of their own; everything else apt-based
         #: reads Debian's.
@@ -143,9 +144,9 @@ class AptProvider(PackageManagerProvider[PackageState]):
         configurations never share one.
         """
         with self._lock:
-            if self._options is None:
-                self._options = self._probe_options()
-            return self._options
+            if self._apt_settings is None:
+                self._apt_settings = self._probe_options()
+            return self._apt_settings
 
     def _probe_options(self) -> tuple[str, ...]:
         options = list(_PATTERN_ONLY)
@@ -358,14 +359,11 @@ class AptProvider(PackageManagerProvider[PackageState]):
 
     # -- execution side (the steps are in .base) ----------------------------------------------
 
-    def install_command(
-        self,
-        packages: Sequence[tuple[str, str]],
-        privileges: Privileges,
-        *,
-        lock_timeout: float = 120.0,
+    def _install_argv(
+        self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem], lock_timeout: float
     ) -> list[str]:
-        """``[sudo -n] env DEBIAN_FRONTEND=noninteractive apt-get ... install -- pkg=ver ...``.
+        """``env DEBIAN_FRONTEND=noninteractive apt-get ... install -- pkg=ver ...`` (behind
+        ``sudo -n`` when that is how root is reached).
 
         One transaction, exact versions, nothing that can stop for a question: ``-y``,
         debconf's noninteractive frontend, and ``--force-confdef --force-confold`` so dpkg
@@ -377,13 +375,11 @@ class AptProvider(PackageManagerProvider[PackageState]):
         provider is part of it. The binary-cache options of the query side are left out: as
         root, apt would write them into the user's cache directory.
         """
-        pairs = validate_install_packages(packages)
         seconds = max(0, math.ceil(lock_timeout))
         variables = ["DEBIAN_FRONTEND=noninteractive"]
         if "APT_CONFIG" in self._env:
             variables.append(f"APT_CONFIG={self._env['APT_CONFIG']}")
         return [
-            *(privileges.prefix if privileges.ok else ()),
             "env",
             *variables,
             "apt-get", *_PATTERN_ONLY, "-o", f"DPkg::Lock::Timeout={seconds}",
@@ -411,14 +407,6 @@ class AptProvider(PackageManagerProvider[PackageState]):
 
     def _refused_root(self, said: str) -> str | None:
         return "apt could not open dpkg's lock files" if "are you root?" in said else None
-
-    def recovery(self) -> tuple[str, tuple[str, ...]]:
-        """See :meth:`sysnative.protocols.Provider.recovery`."""
-        return (
-            "`dpkg --audit` lists packages dpkg left unfinished, and `dpkg --configure -a` "
-            "(as root) finishes configuring them.",
-            ("dpkg --configure -a",),
-        )
 
     def _package_states(
         self, closure: Sequence[ClosureItem], said: str = ""

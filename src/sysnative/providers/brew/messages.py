@@ -12,7 +12,9 @@ import shlex
 from collections.abc import Sequence
 
 from sysnative.errors import PrivilegeError, ProviderError, SystemStepError
+from sysnative.providers.base import step_error
 from sysnative.providers.brew.parse import KegState
+from sysnative.providers.common import privilege_error
 from sysnative.runner import Completed
 
 __all__ = ["formulae_changed_error", "owner_error", "transaction_error"]
@@ -30,12 +32,12 @@ def formulae_changed_error(changed: Sequence[str], hint: str) -> ProviderError:
 def owner_error(why: str, argv: Sequence[str]) -> PrivilegeError:
     """This user cannot run the install: hand the command to the installation's owner (never
     to root: Homebrew refuses root)."""
-    command = shlex.join(argv)
-    return PrivilegeError(
-        f"Installing with Homebrew is not possible: {why}. Nothing was changed.",
-        f"Run this command as the Homebrew installation's owner, then run sysnative "
-        f"again:\n    {command}",
-        command=command,
+    return privilege_error(
+        why,
+        argv,
+        cannot="Installing with Homebrew is not possible",
+        run_as="the Homebrew installation's owner",
+        then="",
     )
 
 
@@ -48,30 +50,29 @@ def transaction_error(result: Completed, states: Sequence[KegState]) -> SystemSt
     undo: list[str] = []
     if new:
         undo.append(shlex.join(["brew", "uninstall", "--formula", "--", *new]))
-    head = (
-        "brew reported success, but not every formula of the transaction is installed at "
-        "the planned version."
-        if result.ok
-        else f"The Homebrew transaction failed (brew exited with status {result.returncode})."
-    )
-    tail = [
+    quoted = [
         line.rstrip()
         for line in (result.stderr + "\n" + result.stdout).splitlines()
         if line.startswith(("Error:", "Warning:"))
     ][-15:]
-    parts = [head]
-    if tail:
-        parts.append("brew said:\n" + "\n".join("    " + line for line in tail))
-    problems = [s.describe() for s in states if not s.ok]
-    parts.append("Not as planned:\n" + "\n".join("    " + line for line in problems))
-    hints = []
-    if undo:
-        hints.append("To remove what this run installed, run: " + " && ".join(undo))
-    if upgraded:
-        hints.append(
-            "Homebrew cannot downgrade; the older kegs were kept (no cleanup), so `brew link "
-            "--overwrite` of the old keg restores them: " + ", ".join(upgraded)
-        )
-    if not (new or upgraded):
-        hints.append("Nothing was installed. Fix what brew reports above and try again.")
-    return SystemStepError("\n".join(parts), "\n".join(hints), state=state, undo=tuple(undo))
+    relink = (
+        "Homebrew cannot downgrade; the older kegs were kept (no cleanup), so `brew link "
+        "--overwrite` of the old keg restores them: " + ", ".join(upgraded)
+        if upgraded
+        else ""
+    )
+    return step_error(
+        result,
+        tool="brew",
+        program="brew",
+        transaction="Homebrew",
+        succeeded="brew reported success, but not every formula of the transaction is "
+        "installed at the planned version.",
+        quoted=quoted,
+        listed=("Not as planned", [s.describe() for s in states if not s.ok]),
+        state=state,
+        undo=undo,
+        undo_hint="To remove what this run installed, run: ",
+        more_hint=relink,
+        changed=bool(new or upgraded),
+    )

@@ -11,23 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sysnative.errors import ProviderError
-from sysnative.models import ClosureItem
 from sysnative.providers.brew.parse import FORMULA_RE
 from sysnative.providers.brew.version import PKG_VERSION_RE
-from sysnative.providers.common import (
-    transaction_differences,
-    unique_valid_names,
-    validate_closure_items,
-)
+from sysnative.providers.common import Grammar, unique_valid_names
 
 __all__ = [
     "BREW_ENV",
+    "GRAMMAR",
     "build_install_argv",
-    "closure_differences",
-    "validate_closure",
     "validate_formula_names",
-    "validate_install_packages",
-    "validate_options",
     "validate_pkg_version",
 ]
 
@@ -61,44 +53,8 @@ def validate_pkg_version(version: str) -> str:
     return version
 
 
-def validate_install_packages(
-    packages: Iterable[tuple[str, str]],
-) -> tuple[tuple[str, str], ...]:
-    """The ``(name, version)`` pairs, checked and de-duplicated in order."""
-    pairs: dict[str, str] = {}
-    for name, version in packages:
-        validate_formula_names([name])
-        validate_pkg_version(version)
-        if pairs.get(name, version) != version:
-            raise ProviderError(
-                f"{name} is asked for at two versions ({pairs[name]} and {version}).",
-                "A transaction installs one version of each formula; check the plan.",
-            )
-        pairs[name] = version
-    return tuple(pairs.items())
-
-
-def validate_closure(closure: Sequence[ClosureItem]) -> None:
-    """:class:`ProviderError` for a closure name, version or replaced version brew must not
-    see (they go into its argv and into undo commands)."""
-    validate_closure_items(closure, validate_formula_names, validate_pkg_version)
-
-
-def validate_options(options: Iterable[str]) -> tuple[str, ...]:
-    """The extra options for ``install``, as given; :class:`ProviderError` for one that is not
-    a string or holds a NUL byte."""
-    checked = tuple(options)
-    for option in checked:
-        if not isinstance(option, str) or "\0" in option:
-            raise ProviderError(f"{option!r} is not a valid option for brew.")
-    return checked
-
-
-def closure_differences(
-    planned: Sequence[ClosureItem], simulated: Sequence[ClosureItem]
-) -> tuple[str, ...]:
-    """How brew's simulated transaction differs from the plan, one line per formula."""
-    return transaction_differences(planned, simulated, "brew")
+#: What may reach brew's argv: the pairs and closures of a transaction are checked with it.
+GRAMMAR = Grammar(validate_formula_names, validate_pkg_version, thing="formula")
 
 
 def build_install_argv(names: Sequence[str], options: Sequence[str] = ()) -> list[str]:

@@ -55,7 +55,6 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from packaging.version import Version
@@ -67,11 +66,9 @@ from sysnative.providers.base import PackageManagerProvider
 from sysnative.providers.brew.messages import formulae_changed_error, owner_error, transaction_error
 from sysnative.providers.brew.names import (
     BREW_ENV,
+    GRAMMAR,
     build_install_argv,
-    validate_closure,
     validate_formula_names,
-    validate_install_packages,
-    validate_options,
 )
 from sysnative.providers.brew.parse import (
     DryRunPlan,
@@ -85,7 +82,7 @@ from sysnative.providers.brew.parse import (
     resolve_formula,
 )
 from sysnative.providers.brew.version import brew_to_pep440
-from sysnative.providers.common import checked_transaction, user_name
+from sysnative.providers.common import user_name
 from sysnative.runner import Completed
 
 __all__ = ["BrewProvider"]
@@ -105,45 +102,33 @@ class BrewProvider(PackageManagerProvider[KegState]):
 
     name = "brew"
     ecosystem = "homebrew"
-    tool = "brew"
-    unavailable_message: ClassVar[str] = (
-        "Homebrew was not found on this machine (brew is not on PATH)."
-    )
-    unavailable_hint: ClassVar[str] = (
+    grammar = GRAMMAR
+    recovery_advice = ("`brew doctor` reports what an interrupted install left behind.", ())
+    unavailable_message = "Homebrew was not found on this machine (brew is not on PATH)."
+    unavailable_hint = (
         "Install Homebrew (macOS, or Linuxbrew on Linux) or choose the provider that matches "
         "this system."
     )
+    planned_things = "formulae"
+    #: Never sudo: Homebrew refuses root; the command is handed to the installation's owner.
+    takes_privilege_prefix = False
+    _privilege_error = staticmethod(owner_error)
+    #: Every command's environment (under the provider's ``env``), an empty stdin, a timeout.
+    command_env = BREW_ENV
+    command_options: ClassVar[Mapping[str, Any]] = {"input": "", "timeout": 600}
 
-    _validate_install_packages = staticmethod(validate_install_packages)
-    _validate_closure = staticmethod(validate_closure)
-
-    def __init__(
-        self,
-        *,
-        env: Mapping[str, str] | None = None,
-        cache_dir: Path | None = None,
-        options: Sequence[str] = (),
-    ) -> None:
-        super().__init__(env=env, cache_dir=cache_dir)
-        #: Extra environment for every command, on top of :data:`BREW_ENV`.
-        self._env = {**BREW_ENV, **self._env}
-        #: Extra options for ``brew install`` (``--build-from-source`` ...).
-        self._options = validate_options(options)
+    def _init_state(self) -> None:
+        # The options are extra options for ``brew install`` (``--build-from-source`` ...).
         self._cache = _Cache()
         #: Why a queried formula cannot serve Python packages (keg-only, not linked).
         self.unusable: dict[str, str] = {}
 
-    # -- availability and the subprocess seam ---------------------------------------------
+    # -- availability --------------------------------------------------------------------------
 
     @classmethod
     def _missing_tools(cls, env: Mapping[str, str] | None) -> tuple[str, ...]:
         """``("brew",)`` when ``brew`` is not on ``PATH`` (``env``'s, if given)."""
         return () if shutil.which("brew", path=(env or {}).get("PATH")) else ("brew",)
-
-    def _run(self, argv: Sequence[str], **options: Any) -> Completed:
-        """Every brew command: only with brew on ``PATH``, an empty stdin and a timeout."""
-        self._require_tools()
-        return super()._run(argv, **{"input": "", "timeout": 600, **options})
 
     # -- brew info ----------------------------------------------------------------------------
 
@@ -371,34 +356,17 @@ class BrewProvider(PackageManagerProvider[KegState]):
             )
         return Privileges(ok=True)
 
-    def install_command(
-        self,
-        packages: Sequence[tuple[str, str]],
-        privileges: Privileges,
-        *,
-        lock_timeout: float = 120.0,
+    def _install_argv(
+        self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem], lock_timeout: float
     ) -> list[str]:
         """``env HOMEBREW_NO_AUTO_UPDATE=1 HOMEBREW_NO_INSTALL_CLEANUP=1 brew install --formula
-        [OPTIONS] -- NAME...``.
+        [OPTIONS] -- NAME...``, never behind sudo.
 
-        Homebrew takes no version: the versions in ``packages`` were checked by
+        Homebrew takes no version: the versions in ``pairs`` were checked by
         :meth:`check_install` and are checked again by :meth:`verify`. ``lock_timeout`` is
-        not used (brew has no option for it). Never prefixed with sudo.
+        not used (brew has no option for it).
         """
-        pairs = validate_install_packages(packages)
         return build_install_argv([name for name, _version in pairs], self._options)
-
-    def _checked_transaction(
-        self, packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
-    ) -> tuple[tuple[str, str], ...]:
-        return checked_transaction(
-            packages,
-            closure,
-            validate_packages=validate_install_packages,
-            validate_closure=validate_closure,
-            things="formulae",
-            thing="formula",
-        )
 
     def _simulate_exact(
         self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
@@ -417,20 +385,6 @@ class BrewProvider(PackageManagerProvider[KegState]):
             raise formulae_changed_error(changed, self.changed_since_plan)
         return names, self._closure(self._dry_run(names), cached=False), ()
 
-    def _install_argv(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        closure: Sequence[ClosureItem],
-        privileges: Privileges,
-        lock_timeout: float,
-    ) -> list[str]:
-        """:meth:`install_command`; when this user cannot run it, the command is handed to
-        the installation's owner (never to root: Homebrew refuses root)."""
-        argv = self.install_command(pairs, privileges, lock_timeout=lock_timeout)
-        if not privileges.ok:
-            raise owner_error(privileges.why, argv)
-        return argv
-
     def _package_states(self, closure: Sequence[ClosureItem], said: str = "") -> Sequence[KegState]:
         """The installed kegs of every formula of ``closure``, from ONE ``brew list
         --versions``: a formula is as planned when the planned version is among them."""
@@ -447,10 +401,6 @@ class BrewProvider(PackageManagerProvider[KegState]):
         return tuple(
             KegState(item, listed.get(item.name.rsplit("/", 1)[-1], ())) for item in closure
         )
-
-    def recovery(self) -> tuple[str, tuple[str, ...]]:
-        """See :meth:`sysnative.protocols.Provider.recovery`."""
-        return ("`brew doctor` reports what an interrupted install left behind.", ())
 
     def _step_error(
         self, result: Completed, states: Sequence[KegState], privileges: Privileges

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sysnative.errors import PrivilegeError, ProviderError, SystemStepError
+from sysnative.providers.base import step_error
+from sysnative.providers.common import privilege_error
 from sysnative.providers.conda.meta import PackageState
 from sysnative.providers.conda.names import install_specs
 from sysnative.providers.conda.parse import CondaFailure, parse_failure
@@ -68,11 +70,12 @@ def removal_error(
 
 def owner_error(why: str, argv: Sequence[str]) -> PrivilegeError:
     """This user cannot write the environment: hand the command to its owner (not root)."""
-    command = shlex.join(argv)
-    return PrivilegeError(
-        f"Installing into the conda environment is not possible: {why}. Nothing was changed.",
-        f"Run this command as the environment's owner, then run sysnative again:\n    {command}",
-        command=command,
+    return privilege_error(
+        why,
+        argv,
+        cannot="Installing into the conda environment is not possible",
+        run_as="the environment's owner",
+        then="",
     )
 
 
@@ -99,26 +102,19 @@ def transaction_error(
     if restore:
         undo.append(shlex.join([tool, "install", "--yes", "-p", prefix, "--", *restore]))
     failure = parse_failure(result.stdout + "\n" + result.stderr)
-    head = (
-        f"{tool} reported success, but conda-meta does not record every package of the "
-        "transaction at the planned build."
-        if result.ok
-        else f"The {tool} transaction failed ({tool} exited with status {result.returncode})."
-    )
-    parts = [head]
     quoted = failure.lines() if failure else ()
     if not quoted:
         tail = (result.stderr or result.stdout).strip().splitlines()[-10:]
         quoted = tuple(line.rstrip() for line in tail if line.strip())
-    if quoted:
-        parts.append(f"{tool} said:\n" + "\n".join("    " + line for line in quoted))
-    problems = [s.describe() for s in states if not s.ok]
-    parts.append("Not as planned:\n" + "\n".join("    " + line for line in problems))
-    hints = []
-    if undo:
-        hints.append("To undo what this run installed, run: " + " && ".join(undo))
-    else:
-        hints.append(f"Nothing was installed. Fix what {tool} reports above and try again.")
-    return SystemStepError(
-        "\n".join(parts), "\n".join(hints), state=state, undo=tuple(undo), retry=()
+    return step_error(
+        result,
+        tool=tool,
+        program=tool,
+        succeeded=f"{tool} reported success, but conda-meta does not record every package of "
+        "the transaction at the planned build.",
+        quoted=quoted,
+        listed=("Not as planned", [s.describe() for s in states if not s.ok]),
+        state=state,
+        undo=undo,
+        changed=bool(undo),
     )

@@ -12,24 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sysnative.errors import ProviderError
-from sysnative.models import ClosureItem
-from sysnative.providers.common import (
-    transaction_differences,
-    unique_valid_names,
-    validate_closure_items,
-    validate_pairs,
-)
+from sysnative.providers.common import Grammar, unique_valid_names
 from sysnative.providers.conda.parse import PACKAGE_NAME_RE
 from sysnative.providers.conda.version import BUILD_RE, VERSION_RE, split_version_build
 
 __all__ = [
+    "GRAMMAR",
     "build_install_argv",
-    "closure_differences",
     "install_specs",
-    "validate_closure",
     "validate_distro_version",
-    "validate_install_packages",
-    "validate_options",
     "validate_package_names",
 ]
 
@@ -66,12 +57,9 @@ def validate_distro_version(version: str) -> str:
     return version
 
 
-def validate_install_packages(
-    packages: Iterable[tuple[str, str]],
-) -> tuple[tuple[str, str], ...]:
-    """The ``(name, VERSION=BUILD)`` pairs, checked and de-duplicated in order;
-    :class:`ProviderError` for an invalid one or a name asked at two versions."""
-    return validate_pairs(packages, validate_package_names, validate_distro_version)
+#: What may reach conda's argv: the ``(name, VERSION=BUILD)`` pairs and the closures of a
+#: transaction are checked with it.
+GRAMMAR = Grammar(validate_package_names, validate_distro_version)
 
 
 def install_specs(packages: Sequence[tuple[str, str]]) -> list[str]:
@@ -84,7 +72,7 @@ def install_specs(packages: Sequence[tuple[str, str]]) -> list[str]:
     rattler's parser and solver).
     """
     specs = []
-    for name, distro_version in validate_install_packages(packages):
+    for name, distro_version in GRAMMAR.pairs(packages):
         version, build = split_version_build(distro_version)
         specs.append(f"{name}=={version}" + (f"[build={build}]" if build else ""))
     return specs
@@ -113,27 +101,3 @@ def build_install_argv(
         "--",
         *specs,
     ]
-
-
-def validate_closure(closure: Sequence[ClosureItem]) -> None:
-    """:class:`ProviderError` for a closure name, version or replaced version conda must not
-    see (they go into its argv and into undo commands)."""
-    validate_closure_items(closure, validate_package_names, validate_distro_version)
-
-
-def validate_options(options: Iterable[str]) -> tuple[str, ...]:
-    """The extra options for ``install``, as given; :class:`ProviderError` for one that is not
-    a string or holds a NUL byte."""
-    checked = tuple(options)
-    for option in checked:
-        if not isinstance(option, str) or "\0" in option:
-            raise ProviderError(f"{option!r} is not a valid option for conda.")
-    return checked
-
-
-def closure_differences(
-    planned: Sequence[ClosureItem], simulated: Sequence[ClosureItem], tool: str = "conda"
-) -> tuple[str, ...]:
-    """How the tool's simulated transaction differs from the plan's, one line per package
-    (compared by name and ``VERSION=BUILD``); ``()`` when they are the same set."""
-    return transaction_differences(planned, simulated, tool)

@@ -56,11 +56,11 @@ from typing import Any, ClassVar
 
 from packaging.version import Version
 
-from sysnative.errors import ProviderError, ProviderUnavailable, SystemStepError
+from sysnative.errors import ProviderError, SystemStepError
 from sysnative.models import ClosureItem, SystemPackage
 from sysnative.protocols import Privileges
 from sysnative.providers.base import PackageManagerProvider
-from sysnative.providers.common import checked_transaction, user_name
+from sysnative.providers.common import user_name
 from sysnative.providers.conda import meta
 from sysnative.providers.conda.messages import (
     owner_error,
@@ -69,11 +69,9 @@ from sysnative.providers.conda.messages import (
     transaction_error,
 )
 from sysnative.providers.conda.names import (
+    GRAMMAR,
     build_install_argv,
     install_specs,
-    validate_closure,
-    validate_install_packages,
-    validate_options,
     validate_package_names,
 )
 from sysnative.providers.conda.parse import (
@@ -121,35 +119,37 @@ class CondaProvider(PackageManagerProvider[meta.PackageState]):
 
     name = "conda"
     ecosystem = "conda-forge"
-    unavailable_message: ClassVar[str] = (
+    grammar = GRAMMAR
+    recovery_advice = (
+        "conda links each package into the environment whole; `conda list` (or the "
+        "micromamba or mamba equivalent) shows what the environment has now.",
+        (),
+    )
+    unavailable_message = (
         "The conda provider needs an active conda environment ($CONDA_PREFIX) and one of "
         "micromamba, mamba or conda on PATH ({missing})."
     )
-    unavailable_hint: ClassVar[str] = (
+    #: A tool that was found and then could not be run is named with what happened.
+    program_not_found = "{program} was not found"
+    unavailable_hint = (
         "Activate the environment to install into (`conda activate ENV`, `micromamba activate "
         "ENV`), or choose another provider."
     )
-    changed_since_plan: ClassVar[str] = (
+    changed_since_plan = (
         "The channels or the environment changed since the plan was made. Nothing was "
         "changed; make the plan again."
     )
+    planned_things = "conda packages"
+    #: No root: the command is handed to the environment's owner.
+    _privilege_error = staticmethod(owner_error)
+    #: Every command gets an empty stdin and a timeout.
+    command_options: ClassVar[Mapping[str, Any]] = {"input": "", "timeout": 600}
 
-    _validate_install_packages = staticmethod(validate_install_packages)
-    _validate_closure = staticmethod(validate_closure)
-
-    def __init__(
-        self,
-        *,
-        env: Mapping[str, str] | None = None,
-        cache_dir: Path | None = None,
-        options: Sequence[str] = (),
-    ) -> None:
-        # ``CONDA_PREFIX`` in ``env`` names the target. ``cache_dir`` is unused: dry runs are
-        # cached in memory only, since the channels' repodata can change without anything
-        # in the environment changing.
-        super().__init__(env=env, cache_dir=cache_dir)
-        #: Extra options for ``install`` (``-c conda-forge``, ``--override-channels`` ...).
-        self._options = validate_options(options)
+    def _init_state(self) -> None:
+        # ``CONDA_PREFIX`` in ``env`` names the target; the options are extra options for
+        # ``install`` (``-c conda-forge``, ``--override-channels`` ...). ``cache_dir`` is
+        # unused: dry runs are cached in memory only, since the channels' repodata can change
+        # without anything in the environment changing.
         self._tool: str | None = None
         self._dry_runs: dict[tuple[str, ...], _DryRun] = {}
         #: The ``python`` a simulation would link, for site dirs before python is installed.
@@ -168,13 +168,6 @@ class CondaProvider(PackageManagerProvider[meta.PackageState]):
             return (f"$CONDA_PREFIX {prefix} is not a directory",)
         return () if _find_tool(env) is not None else ("none of them was found",)
 
-    def _unavailable(self, missing: str) -> ProviderUnavailable:
-        # A tool that was found and then could not be run is named with what happened.
-        return super()._unavailable(f"{missing} was not found" if missing in TOOLS else missing)
-
-    def _run(self, argv: Sequence[str], **options: Any) -> Completed:
-        return super()._run(argv, **{"input": "", "timeout": 600, **options})
-
     @property
     def prefix(self) -> Path:
         """The target environment; :class:`ProviderUnavailable` when none is active."""
@@ -184,7 +177,7 @@ class CondaProvider(PackageManagerProvider[meta.PackageState]):
         return Path(prefix)
 
     @property
-    def tool(self) -> str:  # type: ignore[override]  # the base's is a class attribute
+    def tool(self) -> str:
         """The tool in use (``micromamba``, ``mamba`` or ``conda``)."""
         with self._lock:
             if self._tool is None:
@@ -367,33 +360,14 @@ class CondaProvider(PackageManagerProvider[meta.PackageState]):
             why=f"the environment {prefix} is not writable by user {user_name(euid)} (uid {euid})",
         )
 
-    def install_command(
-        self,
-        packages: Sequence[tuple[str, str]],
-        privileges: Privileges,
-        *,
-        lock_timeout: float = 120.0,
+    def _install_argv(
+        self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem], lock_timeout: float
     ) -> list[str]:
         """``TOOL install --json --yes -p PREFIX [OPTIONS] -- name==VERSION[build=BUILD] ...``.
 
         ``lock_timeout`` is not used: conda has no option for it.
         """
-        specs = install_specs(packages)
-        return [
-            *(privileges.prefix if privileges.ok else ()),
-            *build_install_argv(self.tool, str(self.prefix), specs, self._options),
-        ]
-
-    def _checked_transaction(
-        self, packages: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
-    ) -> tuple[tuple[str, str], ...]:
-        return checked_transaction(
-            packages,
-            closure,
-            validate_packages=validate_install_packages,
-            validate_closure=validate_closure,
-            things="conda packages",
-        )
+        return build_install_argv(self.tool, str(self.prefix), install_specs(pairs), self._options)
 
     def _simulate_exact(
         self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
@@ -402,34 +376,12 @@ class CondaProvider(PackageManagerProvider[meta.PackageState]):
         specs = install_specs(pairs)
         return specs, self._closure(specs, cached=False), ()
 
-    def _install_argv(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        closure: Sequence[ClosureItem],
-        privileges: Privileges,
-        lock_timeout: float,
-    ) -> list[str]:
-        """:meth:`install_command`; without the right to write the environment, the command
-        is handed to its owner (never to root)."""
-        argv = self.install_command(pairs, privileges, lock_timeout=lock_timeout)
-        if not privileges.ok:
-            raise owner_error(privileges.why, argv)
-        return argv
-
     def _package_states(
         self, closure: Sequence[ClosureItem], said: str = ""
     ) -> Sequence[meta.PackageState]:
         """The exact ``conda-meta/NAME-VERSION-BUILD.json`` record of every package: the
         tool's exit status alone is not trusted."""
         return meta.package_states(self._meta_dir(), closure)
-
-    def recovery(self) -> tuple[str, tuple[str, ...]]:
-        """See :meth:`sysnative.protocols.Provider.recovery`."""
-        return (
-            "conda links each package into the environment whole; `conda list` (or the "
-            "micromamba or mamba equivalent) shows what the environment has now.",
-            (),
-        )
 
     def _step_error(
         self, result: Completed, states: Sequence[meta.PackageState], privileges: Privileges

@@ -109,7 +109,7 @@ def transaction_error(
         succeeded="dnf reported success, but the transaction did not end as planned: rpm does "
         "not record every package at the planned version, or a scriptlet failed.",
         quoted=relevant_dnf_lines(result.stdout, result.stderr),
-        records="rpm",
+        listed=("rpm now records", state),
         state=state,
         undo=undo,
         retry=retry,

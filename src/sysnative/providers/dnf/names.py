@@ -10,25 +10,17 @@ command runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sysnative.errors import ProviderError
 from sysnative.models import ClosureItem
-from sysnative.providers.common import (
-    transaction_differences,
-    unique_valid_names,
-    validate_closure_items,
-    validate_pairs,
-)
-from sysnative.providers.dnf.version import rpm_spelling
+from sysnative.providers.common import Grammar, unique_valid_names
 
 __all__ = [
     "ARCH_RE",
+    "GRAMMAR",
     "PACKAGE_NAME_RE",
     "SPEC_RE",
-    "closure_differences",
-    "validate_closure",
-    "validate_install_packages",
     "validate_options",
     "validate_package_names",
     "validate_specs",
@@ -94,17 +86,6 @@ def validate_version(version: str) -> str:
     return version
 
 
-def validate_install_packages(
-    packages: Iterable[tuple[str, str]],
-) -> tuple[tuple[str, str], ...]:
-    """The ``(name, version)`` pairs, checked and de-duplicated in order.
-
-    :class:`ProviderError` for an invalid name or version, or for one name asked at two
-    versions (dnf would try to install both).
-    """
-    return validate_pairs(packages, validate_package_names, validate_version)
-
-
 def validate_options(options: Iterable[str]) -> tuple[str, ...]:
     """The extra dnf options, each an option (``--installroot=DIR``), never a word dnf would
     read as its command; :class:`ProviderError` otherwise."""
@@ -133,17 +114,7 @@ def _validate_arch(item: ClosureItem) -> None:
         )
 
 
-def validate_closure(closure: Sequence[ClosureItem]) -> None:
-    """The closure's names, versions and archs go into rpm and dnf argvs: check them."""
-    validate_closure_items(closure, validate_package_names, validate_version, _validate_arch)
-
-
-def closure_differences(
-    planned: Sequence[ClosureItem], simulated: Sequence[ClosureItem]
-) -> tuple[str, ...]:
-    """How dnf's simulated transaction differs from the plan's, one line per package.
-
-    Compared by name and version, each version read as rpm reads it; ``()`` when they are
-    the same set.
-    """
-    return transaction_differences(planned, simulated, "dnf", rpm_spelling)
+#: What may reach a dnf or rpm argv: the pairs and closures of a transaction are checked with it
+#: (a name asked at two versions is refused: dnf would try to install both), and a closure
+#: item's architecture too.
+GRAMMAR = Grammar(validate_package_names, validate_version, _validate_arch)

@@ -33,7 +33,6 @@ import os
 import platform
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from packaging.version import Version
 
@@ -63,8 +62,7 @@ from sysnative.providers.dnf.messages import (
 )
 from sysnative.providers.dnf.names import (
     ARCH_RE,
-    validate_closure,
-    validate_install_packages,
+    GRAMMAR,
     validate_options,
     validate_package_names,
     validate_specs,
@@ -101,7 +99,12 @@ class DnfProvider(PackageManagerProvider[PackageState]):
 
     name = "dnf"
     ecosystem = "fedora"
-    tool = "dnf"
+    grammar = GRAMMAR
+    recovery_advice = (
+        "`dnf check` lists the broken dependencies and duplicate packages an interrupted "
+        "rpm transaction can leave.",
+        (),
+    )
     unavailable_message = (
         "dnf was not found on this machine (missing: {missing}). sysnative --provider dnf needs "
         "Fedora or a relative (RHEL, CentOS Stream, AlmaLinux, Rocky Linux) with DNF 4 and rpm."
@@ -114,22 +117,15 @@ class DnfProvider(PackageManagerProvider[PackageState]):
         "The repositories or the installed packages changed since the plan was made (a "
         "repository update, or another install). Nothing was changed; make the plan again."
     )
-    _validate_install_packages = staticmethod(validate_install_packages)
-    _validate_closure = staticmethod(validate_closure)
     _spelling = staticmethod(rpm_spelling)
 
-    def __init__(
-        self,
-        *,
-        env: Mapping[str, str] | None = None,
-        cache_dir: Path | None = None,
-        options: Sequence[str] = (),
-    ) -> None:
-        #: ``cache_dir`` is unused for now: dnf keeps its own metadata cache, and no answer is
-        #: cached here.
-        super().__init__(env=env, cache_dir=cache_dir)
-        #: Extra dnf arguments placed before the subcommand of every dnf call.
-        self._options = validate_options(options)
+    def _validate_options(self, options: Sequence[str]) -> tuple[str, ...]:
+        """The extra dnf arguments, placed before the subcommand of every dnf call."""
+        return validate_options(options)
+
+    def _init_state(self) -> None:
+        # ``cache_dir`` is unused for now: dnf keeps its own metadata cache, and no answer is
+        # cached here.
         self._installroot = option_value(self._options, "--installroot")
         #: Architectures learnt from simulate/query, for exact NEVRAs in install_command.
         self._archs: dict[tuple[str, str], str] = {}
@@ -332,15 +328,11 @@ class DnfProvider(PackageManagerProvider[PackageState]):
 
     # -- execution side (the steps are in .base) ----------------------------------------------
 
-    def install_command(
-        self,
-        packages: Sequence[tuple[str, str]],
-        privileges: Privileges,
-        *,
-        lock_timeout: float = 120.0,
-        closure: Sequence[ClosureItem] = (),
+    def _install_argv(
+        self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem], lock_timeout: float
     ) -> list[str]:
-        """``[sudo -n] dnf [options] install -y ... -- NEVRA ...``.
+        """``dnf [options] install -y ... -- NEVRA ...`` (behind ``sudo -n`` when that is how
+        root is reached).
 
         One transaction of exact packages (``name-[epoch:]version-release.arch``; the arch
         comes from ``closure`` or from what this provider simulated or queried, and is left
@@ -351,7 +343,6 @@ class DnfProvider(PackageManagerProvider[PackageState]):
         another dnf holds its lock (:meth:`install` waits ``lock_timeout`` itself). No
         ``--allowerasing``: dnf refuses a transaction that would remove packages.
         """
-        pairs = validate_install_packages(packages)
         dnf = self._dnf_name()
         archs = {(c.name, rpm_spelling(c.version)): c.architecture for c in closure}
         with self._lock:
@@ -362,7 +353,6 @@ class DnfProvider(PackageManagerProvider[PackageState]):
             arch = archs.get(key) or learnt.get(key)
             specs.append(nevra(name, version, arch if arch and ARCH_RE.fullmatch(arch) else None))
         return [
-            *(privileges.prefix if privileges.ok else ()),
             dnf,
             *self._options,
             "install",
@@ -378,15 +368,6 @@ class DnfProvider(PackageManagerProvider[PackageState]):
         so a message can still show the command)."""
         dnf, _ = find_dnf(self._env)
         return dnf.name if dnf is not None else "dnf"
-
-    def _install_argv(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        closure: Sequence[ClosureItem],
-        privileges: Privileges,
-        lock_timeout: float,
-    ) -> list[str]:
-        return self.install_command(pairs, privileges, lock_timeout=lock_timeout, closure=closure)
 
     def _simulate_exact(
         self, pairs: Sequence[tuple[str, str]], closure: Sequence[ClosureItem]
@@ -407,14 +388,6 @@ class DnfProvider(PackageManagerProvider[PackageState]):
         if "has to be run with superuser privileges" in said:
             return "dnf refused to run without root"
         return None
-
-    def recovery(self) -> tuple[str, tuple[str, ...]]:
-        """See :meth:`sysnative.protocols.Provider.recovery`."""
-        return (
-            "`dnf check` lists the broken dependencies and duplicate packages an interrupted "
-            "rpm transaction can leave.",
-            (),
-        )
 
     def _package_states(
         self, closure: Sequence[ClosureItem], said: str = ""
