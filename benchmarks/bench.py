@@ -19,6 +19,11 @@ and the first line of its error, next to pip's time. Every run is bounded by ``-
 seconds; a run that exceeds it is killed and reported as a timeout. The worst ratio is taken
 over the sets both tools planned.
 
+``--baseline PYTHON`` compares two builds of sysnative instead (before and after a change):
+the other column is the sysnative that ``PYTHON`` runs (another venv), timed the same way on
+the same sets, set after set, and the ratio is this build's time over the baseline's. A set
+that ends in an explained conflict is compared too when both builds end that way.
+
 sysnative's modules are byte-compiled first, as installing its wheel does (pip compiles
 what it installs). An editable checkout run with ``PYTHONDONTWRITEBYTECODE`` would
 otherwise compile every module from source on every run, which no installed copy does.
@@ -145,10 +150,11 @@ def run_bounded(
     return Outcome(elapsed, code, "" if code == 0 else first_error_line(stderr))
 
 
-def dry_run_argv(req_file: Path, *extra: str) -> list[str]:
-    """``sysnative install --system-native --dry-run -q -r SET``, then ``extra``."""
+def dry_run_argv(req_file: Path, *extra: str, python: str = sys.executable) -> list[str]:
+    """``sysnative install --system-native --dry-run -q -r SET``, then ``extra``, run by
+    ``python`` (default: this interpreter)."""
     return [
-        sys.executable,
+        python,
         "-m",
         "sysnative",
         "install",
@@ -163,6 +169,15 @@ def dry_run_argv(req_file: Path, *extra: str) -> list[str]:
 
 def _sysnative(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
     return dry_run_argv(req_file), {"SYSNATIVE_CACHE_DIR": cache}
+
+
+def baseline_tool(python: str) -> Tool:
+    """The sysnative that ``python`` runs, as a tool to time (``--baseline``)."""
+
+    def tool(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
+        return dry_run_argv(req_file, python=python), {"SYSNATIVE_CACHE_DIR": cache}
+
+    return tool
 
 
 def _pip(req_file: Path, cache: str) -> tuple[list[str], dict[str, str]]:
@@ -209,11 +224,13 @@ def bench_tool(tool: Tool, req_file: Path, runs: int, cold: bool, timeout: float
     return _summarize(outcomes)
 
 
-def bench_set(req_file: Path, runs: int, cold: bool, timeout: float) -> tuple[Outcome, Outcome]:
-    """sysnative's and pip's outcome on one set."""
+def bench_set(
+    req_file: Path, runs: int, cold: bool, timeout: float, other: Tool | None = None
+) -> tuple[Outcome, Outcome]:
+    """sysnative's outcome on one set, and pip's (or ``other``'s)."""
     ours = bench_tool(_sysnative, req_file, runs, cold, timeout)
-    pips = bench_tool(_pip, req_file, runs, cold, timeout)
-    return ours, pips
+    theirs = bench_tool(other or _pip, req_file, runs, cold, timeout)
+    return ours, theirs
 
 
 # --- showing ------------------------------------------------------------------------------
@@ -233,22 +250,39 @@ def _note(name: str, outcome: Outcome) -> str:
     if outcome.error.startswith("traceback:"):
         what = "crashed"
     else:
-        what = "conflict explained" if name == "sysnative" else "failed"
+        what = "conflict explained" if name in ("sysnative", "baseline") else "failed"
     return f"{name} {what} in {outcome.seconds:.2f}s (exit {outcome.code}): {outcome.error}"
 
 
-def format_row(stem: str, width: int, ours: Outcome, pips: Outcome) -> str:
+def comparable(ours: Outcome, theirs: Outcome, *, same_ending: bool = False) -> bool:
+    """Whether the two times compare: both planned, or (``same_ending``, two builds of
+    sysnative) both ended the same way, an explained conflict included."""
+    if same_ending:
+        return ours.code is not None and ours.code == theirs.code
+    return ours.ok and theirs.ok
+
+
+def format_row(
+    stem: str,
+    width: int,
+    ours: Outcome,
+    theirs: Outcome,
+    *,
+    other: str = "pip",
+    same_ending: bool = False,
+) -> str:
     """One set's row: both times and the ratio, or what happened instead."""
-    ratio = f"{ours.seconds / pips.seconds:6.2f}x" if ours.ok and pips.ok else "-"
-    row = f"{stem:{width}} {_cell(ours):>10} {_cell(pips):>10} {ratio:>7}"
-    notes = [_note(name, o) for name, o in (("sysnative", ours), ("pip", pips)) if not o.ok]
+    fits = comparable(ours, theirs, same_ending=same_ending)
+    ratio = f"{ours.seconds / theirs.seconds:6.2f}x" if fits else "-"
+    row = f"{stem:{width}} {_cell(ours):>10} {_cell(theirs):>10} {ratio:>7}"
+    notes = [_note(name, o) for name, o in (("sysnative", ours), (other, theirs)) if not o.ok]
     return "  ".join([row, *notes])
 
 
-def _byte_compile_sysnative() -> None:
+def _byte_compile_sysnative(python: str = sys.executable) -> None:
     """Compile sysnative's modules the way a wheel install leaves them."""
     done = subprocess.run(
-        [sys.executable, "-c", "import sysnative, os; print(os.path.dirname(sysnative.__file__))"],
+        [python, "-c", "import sysnative, os; print(os.path.dirname(sysnative.__file__))"],
         capture_output=True,
         text=True,
         check=True,
@@ -273,23 +307,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_set_arguments(parser)
     parser.add_argument("--runs", type=_positive, default=3, help="timed runs per tool and set")
     parser.add_argument("--cold", action="store_true", help="empty caches for every run")
+    parser.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="compare with the sysnative this interpreter runs (another build) instead of pip",
+    )
     args = parser.parse_args(argv)
     sets = selected_sets(parser, args)
     mode = "cold" if args.cold else "warm"
     _byte_compile_sysnative()
+    other, tool = "pip", None
+    if args.baseline:
+        _byte_compile_sysnative(args.baseline)
+        other, tool = "baseline", baseline_tool(args.baseline)
     width = _set_width(sets)
     print(f"{mode} cache, median of {args.runs} runs, {len(sets)} sets")
-    print(f"{'set':{width}} {'sysnative':>10} {'pip':>10} {'ratio':>7}", flush=True)
+    print(f"{'set':{width}} {'sysnative':>10} {other:>10} {'ratio':>7}", flush=True)
     ratios = []
     for req_file in sets:
-        ours, pips = bench_set(req_file, args.runs, args.cold, args.timeout)
-        if ours.ok and pips.ok:
-            ratios.append(ours.seconds / pips.seconds)
-        print(format_row(req_file.stem, width, ours, pips), flush=True)
+        ours, theirs = bench_set(req_file, args.runs, args.cold, args.timeout, tool)
+        if comparable(ours, theirs, same_ending=tool is not None):
+            ratios.append(ours.seconds / theirs.seconds)
+        print(
+            format_row(
+                req_file.stem, width, ours, theirs, other=other, same_ending=tool is not None
+            ),
+            flush=True,
+        )
     if ratios:
         print(
             f"{'worst ratio':{width}} {'':>10} {'':>10} {max(ratios):6.2f}x"
-            f"  over the {len(ratios)} of {len(sets)} sets both tools planned"
+            f"  over the {len(ratios)} of {len(sets)} sets both compared"
         )
     return 0
 

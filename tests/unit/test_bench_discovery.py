@@ -80,3 +80,19 @@ def test_default_corpus_is_next_to_the_repository(bench: Any) -> None:
     corpus, sets = bench.DEFAULT_CORPUS, bench.SETS_DIR
     assert corpus == ROOT.parent / "shared" / "corpus"
     assert sets == ROOT / "benchmarks" / "sets"
+
+
+def test_two_builds_compare_on_an_explained_conflict_too(bench: Any) -> None:
+    """``--baseline``: the same ending (an explained conflict, exit 1) compares; pip's row
+    compares only plans."""
+    explained_now = bench.Outcome(1.0, 1, "error: the system's version of x ...")
+    explained_before = bench.Outcome(2.0, 1, "error: the system's version of x ...")
+    planned = bench.Outcome(4.0, 0)
+    assert bench.comparable(explained_now, explained_before, same_ending=True)
+    assert not bench.comparable(explained_now, planned, same_ending=True)
+    assert not bench.comparable(explained_now, explained_before)
+    row = bench.format_row(
+        "geo", 24, explained_now, explained_before, other="baseline", same_ending=True
+    )
+    assert "0.50x" in row
+    assert "baseline conflict explained in 2.00s (exit 1)" in row
