@@ -11,6 +11,9 @@ reached it.
 from __future__ import annotations
 
 import ast
+import importlib.util
+import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,9 +125,19 @@ def _is_forbidden(module: str) -> bool:
 
 
 def _is_stdlib(module: str) -> bool:
-    import sys
-
-    return module.split(".")[0] in sys.stdlib_module_names
+    top = module.split(".")[0]
+    if top == "tomllib":  # the standard library's from 3.11; tomlcompat imports it only there
+        return True
+    names: frozenset[str] | None = getattr(sys, "stdlib_module_names", None)
+    if names is not None:  # Python 3.10 and newer
+        return top in names
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
+        return False
+    if spec.origin in ("built-in", "frozen"):
+        return True
+    stdlib = sysconfig.get_paths()["stdlib"]
+    return spec.origin.startswith(stdlib) and "-packages" not in spec.origin
 
 
 def impurities(root: str) -> list[str]:
