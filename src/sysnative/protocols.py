@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -111,12 +111,12 @@ class Provider(SystemQuery, Protocol):
         privileges: Privileges,
         *,
         lock_timeout: float = 120.0,
-        quiet: bool = True,
+        echo: TextIO | None = None,
     ) -> None:
         """Run the transaction, then :meth:`verify` it.
 
-        The tool's output is captured for messages; with ``quiet=False`` it is also shown on
-        stderr as it comes (a large transaction runs for minutes). Raises
+        The tool's output is captured for messages; with ``echo`` (a stream the command
+        chose) it is also shown there as it comes (a large transaction runs for minutes). Raises
         :class:`sysnative.errors.SystemStepError` (with the package manager's record of each
         package and the undo commands) when the result is not exactly ``closure``, and
         :class:`sysnative.errors.PackageManagerLocked` when another package manager held the lock.

@@ -108,7 +108,7 @@ def test_install_lands_at_exact_versions(
     privileges = p.check_privileges()
     assert privileges == Privileges(ok=True, prefix=(), why="")
     p.check_install(packages, closure)
-    p.install(packages, closure, privileges, quiet=False)
+    p.install(packages, closure, privileges, echo=sys.stderr)
 
     assert p.verify(closure) == ()
     assert dpkg_status(world, "pkg-a", "pkg-b", "pkg-c") == {

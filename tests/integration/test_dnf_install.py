@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def test_install_lands_at_exact_versions(
     privileges = p.check_privileges()
     assert privileges == Privileges(ok=True, prefix=(), why="")
     p.check_install(packages, closure)
-    p.install(packages, closure, privileges, quiet=False)
+    p.install(packages, closure, privileges, echo=sys.stderr)
 
     assert p.verify(closure) == ()
     assert world.installed() == {

@@ -7,7 +7,7 @@ classifier, router and planner. Integration tests use the real HTTP client and r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -249,7 +249,7 @@ class MemoryApt:
         privileges: Privileges,
         *,
         lock_timeout: float = 120.0,
-        quiet: bool = True,
+        echo: TextIO | None = None,
     ) -> None:
         for item in closure:
             self.installed_now[item.name] = item.version

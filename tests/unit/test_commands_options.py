@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,8 +99,5 @@ def test_install_options_from_flags_configuration_and_verbosity(
     assert options.break_system_packages is True
     assert options.lock_timeout == 7
     assert options.allow_sudo is False
-    assert options.show_provider_output is True
-    assert (
-        install_options(_parse(), effective_config(_parse()), verbose=0).show_provider_output
-        is False
-    )
+    assert options.provider_output is sys.stderr
+    assert install_options(_parse(), effective_config(_parse()), verbose=0).provider_output is None

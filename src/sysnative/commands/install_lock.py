@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from sysnative.commands import output
 from sysnative.commands.lock import machine_facts, read_lock
@@ -251,11 +251,9 @@ class LockedProvider:
         privileges: Privileges,
         *,
         lock_timeout: float = 120.0,
-        quiet: bool = True,
+        echo: TextIO | None = None,
     ) -> None:
-        self._provider.install(
-            packages, closure, privileges, lock_timeout=lock_timeout, quiet=quiet
-        )
+        self._provider.install(packages, closure, privileges, lock_timeout=lock_timeout, echo=echo)
 
     def verify(self, closure: Sequence[ClosureItem]) -> tuple[str, ...]:
         return self._provider.verify(closure)

@@ -10,6 +10,7 @@ the user file and the environment.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -195,5 +196,5 @@ def install_options(
         break_system_packages=args.break_system_packages,
         lock_timeout=config.lock_timeout,
         allow_sudo=config.allow_sudo,
-        show_provider_output=verbose > 0,
+        provider_output=sys.stderr if verbose > 0 else None,
     )

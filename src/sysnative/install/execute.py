@@ -38,7 +38,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from packaging.utils import canonicalize_name
 
@@ -80,8 +80,9 @@ class InstallOptions:
     lock_timeout: float = 120.0
     #: False when the configuration says ``sudo = "never"``: the system step needs root.
     allow_sudo: bool = True
-    #: Show the package manager's own output while it runs.
-    show_provider_output: bool = False
+    #: Where the package manager's own output is shown while it runs (``-v``: the
+    #: command's stderr); ``None``: it is only captured, for messages.
+    provider_output: TextIO | None = None
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ def execute(
                     plan.system_closure,
                     privileges,
                     lock_timeout=options.lock_timeout,
-                    quiet=not options.show_provider_output,
+                    echo=options.provider_output,
                 )
             except SystemStepError as exc:
                 exc.message += "\nNothing was installed from the index."
@@ -376,6 +377,6 @@ def _system_step_line(
     line = f"Installing {count} package{'s' if count != 1 else ''} with {tool}"
     if len(closure) > count:
         line += f" ({len(closure)} in the transaction)"
-    if not options.show_provider_output:
+    if options.provider_output is None:
         line += "; -v shows its output"
     return line + " ..."

@@ -53,12 +53,11 @@ the command is handed when this user may not run it: root, or an environment's o
 from __future__ import annotations
 
 import math
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
 
 from sysnative.errors import (
     PackageManagerLocked,
@@ -319,7 +318,9 @@ class PackageManagerProvider(Generic[StateT]):
         """Hook: describe a transaction that did not end as planned."""
         raise NotImplementedError
 
-    def _run_transaction(self, argv: Sequence[str], lock_timeout: float, quiet: bool) -> Completed:
+    def _run_transaction(
+        self, argv: Sequence[str], lock_timeout: float, echo: TextIO | None
+    ) -> Completed:
         """Run the transaction; while another process holds the lock, run it again every
         second until ``lock_timeout`` has passed, then :class:`PackageManagerLocked`.
 
@@ -328,7 +329,7 @@ class PackageManagerProvider(Generic[StateT]):
         """
         deadline = time.monotonic() + max(0.0, lock_timeout)
         while True:
-            result = self._run(argv, input="", timeout=None, echo=None if quiet else sys.stderr)
+            result = self._run(argv, input="", timeout=None, echo=echo)
             said = result.stdout + "\n" + result.stderr
             locked = self._lock_error(said, lock_timeout) if not result.ok else None
             if locked is None:
@@ -344,7 +345,7 @@ class PackageManagerProvider(Generic[StateT]):
         privileges: Privileges,
         *,
         lock_timeout: float = 120.0,
-        quiet: bool = True,
+        echo: TextIO | None = None,
     ) -> None:
         """Run the transaction, then confirm with the package database that the plan is
         installed.
@@ -352,8 +353,8 @@ class PackageManagerProvider(Generic[StateT]):
         The tool's exit status alone is not trusted: the database is asked about every
         package of the transaction (and every requested one) whatever the tool said. Call
         :meth:`check_install` first; ``packages`` are the requested packages not installed
-        yet. The tool's output is captured and quoted in errors; with ``quiet=False`` it is
-        also copied to stderr as it comes.
+        yet. The tool's output is captured and quoted in errors; with ``echo`` it is also
+        copied there as it comes.
         """
         pairs = self._checked_transaction(packages, closure)
         if not pairs:
@@ -363,7 +364,7 @@ class PackageManagerProvider(Generic[StateT]):
         self._require_tools()
         if not privileges.ok:
             raise self._privilege_error(privileges.why, argv)
-        result = self._run_transaction(argv, lock_timeout, quiet)
+        result = self._run_transaction(argv, lock_timeout, echo)
         said = result.stdout + "\n" + result.stderr
         refused = self._refused_root(said) if not result.ok else None
         if refused is not None:
