@@ -6,6 +6,7 @@ import os
 import stat
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,16 @@ def test_the_installed_pip_prints_its_default(tmp_path: Path) -> None:
 
     assert url.startswith(("https://", "http://"))
     assert pip_default_index_url(sys.executable, cache_dir=tmp_path / "cache") == url
+
+
+def test_askers_at_the_same_time_share_one_question(tmp_path: Path) -> None:
+    """The session asks ahead in the background; the index configuration, asking meanwhile,
+    waits for that answer instead of starting pip a second time."""
+    python, counter = _fake_python(tmp_path / "venv")
+    slow = Path(python).read_text().replace("echo run", "sleep 0.5; echo run")
+    Path(python).write_text(slow)
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: pip_default_index_url(python, cache_dir=cache), range(4)))
+    assert answers == [DEFAULT] * 4
+    assert _runs(counter) == 1

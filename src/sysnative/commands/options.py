@@ -175,7 +175,9 @@ def start_planning(
     system = None
     if args.requirements or args.requirement_files:
         try:
-            system = start_system_side(config.provider, config.all_provider_options)
+            system = start_system_side(
+                config.provider, config.all_provider_options, python=args.python
+            )
         except SysnativeError:
             system = None
     try:
