@@ -18,7 +18,7 @@ from fakeindex import FakeIndex, build_sdist, build_wheel
 from sysnative.cache import Cache
 from sysnative.errors import HashMismatch, IndexFailure, ProjectNotFound
 from sysnative.index.client import TAIL_BYTES, MetadataUnavailable, SimpleIndexClient
-from sysnative.index.fetch import HttpClient
+from sysnative.index.http import HttpClient
 from sysnative.index.pipconfig import IndexConfig
 from sysnative.models import FileKind
 

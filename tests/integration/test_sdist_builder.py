@@ -22,7 +22,7 @@ from packaging.version import Version
 from fakeindex import BACKEND_LOG, FakeIndex
 from sysnative.cache import Cache
 from sysnative.errors import BuildError
-from sysnative.index.fetch import HttpClient
+from sysnative.index.http import HttpClient
 from sysnative.index.pipconfig import IndexConfig
 from sysnative.install.sdists import SdistBuilder
 from sysnative.install.staging import stage

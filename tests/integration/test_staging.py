@@ -14,7 +14,7 @@ from sysnative.cache import Cache
 from sysnative.commands.progress import TerminalProgress
 from sysnative.errors import HashMismatch, IndexFailure
 from sysnative.index.client import SimpleIndexClient
-from sysnative.index.fetch import HttpClient
+from sysnative.index.http import HttpClient
 from sysnative.index.pages import make_index_file
 from sysnative.index.pipconfig import IndexConfig
 from sysnative.install.staging import StagedWheel, cache_path, stage

@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from sysnative.errors import IndexFailure
-from sysnative.index import fetch as http
+from sysnative.index import http
 from sysnative.index.hostnames import HostResolver
 
 LOOPBACK = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]

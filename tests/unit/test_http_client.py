@@ -13,7 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from sysnative.errors import IndexFailure
-from sysnative.index import fetch as http
+from sysnative.index import http
 from sysnative.runner import run
 
 

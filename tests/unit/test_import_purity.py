@@ -54,6 +54,7 @@ CORE = (
     "sysnative.index.pages",
     "sysnative.index.metadata",
     "sysnative.index.urls",
+    "sysnative.index.fetch",
 )
 
 #: Standard-library modules that do I/O, run processes or start threads.

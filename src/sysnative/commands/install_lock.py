@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, verbose: int) -> int:
     from sysnative import probe
     from sysnative.cache import Cache
     from sysnative.errors import HashMismatch, ProviderUnavailable
-    from sysnative.index.fetch import HttpClient
+    from sysnative.index.http import HttpClient
     from sysnative.index.pipconfig import DEFAULT_TIMEOUT
     from sysnative.install import execute, selfguard
     from sysnative.lock.credentials import with_credentials

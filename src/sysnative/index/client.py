@@ -34,7 +34,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from sysnative.cache import Cache, CachedPage
 from sysnative.errors import HashMismatch, IndexFailure, ProjectNotFound, SysnativeError
-from sysnative.index.fetch import Fetcher, HttpClient, Response
+from sysnative.index.fetch import Fetcher, Response
 from sysnative.index.metadata import metadata_matches, parse_content_range, parse_core_metadata
 from sysnative.index.pagecache import parse_page_cached
 from sysnative.index.pages import make_index_file, parse_html_page
@@ -127,7 +127,8 @@ class SimpleIndexClient:
         self.config = config
         self.cache = cache
         self.refresh = refresh
-        self.http = http or HttpClient(timeout=config.timeout, cafile=config.cert)
+        self._http = http
+        self._http_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="index")
         self._files: _Memo[NormalizedName, tuple[IndexFile, ...]] = _Memo()
         self._pages: _Memo[str, CachedPage] = _Memo()
@@ -161,9 +162,21 @@ class SimpleIndexClient:
             if file.kind is FileKind.WHEEL:
                 self._pool.submit(self._quietly, self.get_metadata, file)
 
+    @property
+    def http(self) -> Fetcher:
+        """The HTTP client, made on first use: a run that the page cache answers imports no
+        HTTP library at all."""
+        with self._http_lock:
+            if self._http is None:
+                from sysnative.index.http import HttpClient
+
+                self._http = HttpClient(timeout=self.config.timeout, cafile=self.config.cert)
+            return self._http
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self.http.close()
+        if self._http is not None:
+            self._http.close()
 
     def __enter__(self) -> SimpleIndexClient:
         return self

@@ -176,30 +176,31 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
     """The body of :func:`planning_session`; what needs stopping goes on ``stack``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from packaging.utils import canonicalize_name
-
     from sysnative import probe
-    from sysnative.index import pipconfig
-    from sysnative.index.client import SimpleIndexClient
-    from sysnative.mapping import files as mapping
-    from sysnative.protocols import IndexClient
 
     cache, provider, speculator = system.cache, system.provider, system.speculator
     reqs, policy = request.requirements, request.policy
-    # Mapping layers are read before the index is asked: a broken file stops the run.
-    table = mapping.load_layers(
-        provider.ecosystem,
-        files=request.mapping_files,
-        site_files=request.site_mapping_files,
-        user_files=request.user_mapping_files,
-        project_dir=request.project_dir,
-    )
     interpreter = probe.choose_interpreter(request.python)
-    # The target probe and pip's configuration are both subprocesses: run them side by side.
+    # The target answers (a subprocess) while this thread imports the index side, reads the
+    # mapping layers and pip's configuration.
     with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
         # --refresh asks everything anew, the target's own description included.
         probe_cache = None if request.refresh else cache.root
         probing = pool.submit(probe.probe, interpreter, cache_dir=probe_cache)
+        from packaging.utils import canonicalize_name
+
+        from sysnative.index import pipconfig
+        from sysnative.index.client import SimpleIndexClient
+        from sysnative.mapping import files as mapping
+
+        # Mapping layers are read before the index is asked: a broken file stops the run.
+        table = mapping.load_layers(
+            provider.ecosystem,
+            files=request.mapping_files,
+            site_files=request.site_mapping_files,
+            user_files=request.user_mapping_files,
+            project_dir=request.project_dir,
+        )
         config = pipconfig.load_index_config(
             cli_index_url=request.index_url or reqs.index_url,
             cli_extra_index_urls=[*reqs.extra_index_urls, *request.extra_index_urls],
@@ -211,6 +212,7 @@ def _plan(request: PlanRequest, system: SystemSide, stack: ExitStack) -> Iterato
             index.prefetch_files(canonicalize_name(r.requirement.name) for r in reqs.requirements)
         target = probing.result()
     from sysnative.plan.sequential import build_plan
+    from sysnative.protocols import IndexClient
     from sysnative.resolve.resolver import constraint_map
     from sysnative.session.prefetch import GraphPrefetcher
     from sysnative.session.speculate import SpeculativeProvider, WatchedIndex
