@@ -1,1 +1,1 @@
-"""apt."""
+"""apt and dpkg (Debian, Ubuntu): :class:`~sysnative.providers.apt.provider.AptProvider`."""

@@ -1,1 +1,1 @@
-"""brew."""
+"""Homebrew (macOS): :class:`~sysnative.providers.brew.provider.BrewProvider`."""

@@ -1,1 +1,2 @@
-"""conda."""
+"""conda, mamba or micromamba environments:
+:class:`~sysnative.providers.conda.provider.CondaProvider`."""

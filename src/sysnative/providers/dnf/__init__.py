@@ -1,1 +1,1 @@
-"""dnf."""
+"""dnf and rpm (Fedora, RHEL): :class:`~sysnative.providers.dnf.provider.DnfProvider`."""
