@@ -2,7 +2,7 @@
 
 The target of the dry runs is the interpreter running these tests (``sys.executable``), the
 environment sysnative itself runs in, and the FakeIndex on 127.0.0.1 serves ``packaging``
-below what sysnative requires (``packaging>=25.0``): ``install --dry-run``, and
+below what sysnative requires (``packaging>=26.0``): ``install --dry-run``, and
 ``install --lock --dry-run`` of a lock made for it, must both refuse with exit status 1.
 Nothing there can change this interpreter: dry runs change nothing, and ``lock`` only writes
 its file.
@@ -100,13 +100,13 @@ def cli(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Iterator[Cli]:
-    """A FakeIndex serving ``packaging`` 24.2 (below sysnative's requirement) and 25.0."""
+    """A FakeIndex serving ``packaging`` 24.2 (below sysnative's requirement) and 26.0."""
     for key, value in empty_apt.env.items():
         monkeypatch.setenv(key, value)
     wheels = tmp_path_factory.mktemp("self-guard-wheels")
     with FakeIndex.start(wheels, server=fake_index_server, flavour="json") as index:
         index.add_wheel("packaging", "24.2")
-        index.add_wheel("packaging", "25.0")
+        index.add_wheel("packaging", "26.0")
         yield Cli(index, capsys)
 
 
@@ -141,14 +141,14 @@ def test_dry_run_into_its_own_environment_is_refused(cli: Cli, running: Running)
 def test_a_change_that_still_satisfies_the_requirement_goes_ahead(
     cli: Cli, running: Running
 ) -> None:
-    """packaging 25.0 meets ``packaging>=25.0``: planned like any other change."""
-    if running.version == Version("25.0"):
-        pytest.skip("the running sysnative has packaging 25.0 already: no change to plan")
+    """packaging 26.0 meets ``packaging>=26.0``: planned like any other change."""
+    if running.version == Version("26.0"):
+        pytest.skip("the running sysnative has packaging 26.0 already: no change to plan")
 
-    result = cli.install("--dry-run", "packaging>=25,<25.1", python=sys.executable)
+    result = cli.install("--dry-run", "packaging>=26,<26.1", python=sys.executable)
 
     assert result.code == 0, result.err
-    assert result.row("packaging")[:3] == ["packaging", "25.0", "pypi"]
+    assert result.row("packaging")[:3] == ["packaging", "26.0", "pypi"]
     assert "dry run: nothing was changed" in result.out
 
 
