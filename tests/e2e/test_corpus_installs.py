@@ -56,7 +56,6 @@ SETS = (
     "skimage_default",
     "statsmodels",
     "xarray_io",
-    "web_pure",
 )
 #: The sets whose requirements the system's versions refuse (the default mode explains why):
 #: installed with the wheel fallback, ``--native-fallback wheel`` (none needs a build).
