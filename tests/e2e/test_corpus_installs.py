@@ -54,7 +54,6 @@ SETS = (
     "nlp_classic",
     "scrapy_lxml_crypto",
     "skimage_default",
-    "statsmodels",
     "xarray_io",
 )
 #: The sets whose requirements the system's versions refuse (the default mode explains why):
