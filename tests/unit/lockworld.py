@@ -23,8 +23,11 @@ from sysnative.target import TargetEnvironment
 from sysnative.tomlcompat import loads_toml
 
 SECRET = "hunter2"
-INDEX = f"https://alice:{SECRET}@index.example.invalid/simple"
-FILES = f"https://alice:{SECRET}@index.example.invalid/files"
+USER = "alice"
+#: A made-up index on 127.0.0.1 (nothing listens there: locks are only written and read).
+HOST = "127.0.0.1:8443"
+INDEX = f"https://{USER}:{SECRET}@{HOST}/simple"
+FILES = f"https://{USER}:{SECRET}@{HOST}/files"
 MARKERS = {
     "implementation_name": "cpython",
     "implementation_version": "3.11.2",

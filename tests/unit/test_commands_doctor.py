@@ -31,7 +31,7 @@ def _diagnosis(provider: ProviderStatus, index: IndexStatus | None = None) -> Di
         target_error=None,
         provider=provider,
         checks=evaluate(venv, provider, break_system_packages=False),
-        index=index or IndexStatus(index_url="https://index.invalid/simple"),
+        index=index or IndexStatus(index_url="https://127.0.0.1:8443/simple"),
     )
 
 
@@ -73,7 +73,7 @@ def test_the_text_report_shows_each_check_the_facts_and_the_verdict() -> None:
         _diagnosis(
             _apt("3.12.1"),
             IndexStatus(
-                index_url="https://index.invalid/simple",
+                index_url="https://127.0.0.1:8443/simple",
                 sources=(("index-url", "environment PIP_INDEX_URL"),),
             ),
         )
@@ -87,7 +87,7 @@ def test_the_text_report_shows_each_check_the_facts_and_the_verdict() -> None:
     assert "               fix: sysnative venv --clear /venv" in lines
     assert "  sees the provider's site dir  yes (/usr/lib/python3/dist-packages)" in lines
     assert "  interpreter    /usr/bin/python3 (Python 3.12.1)" in lines
-    assert "  index-url        https://index.invalid/simple  (environment PIP_INDEX_URL)" in lines
+    assert "  index-url        https://127.0.0.1:8443/simple  (environment PIP_INDEX_URL)" in lines
     assert "  extra-index-url  (none)" in lines
     assert lines[-1] == "Usable for `sysnative install --system-native`: no"
 
@@ -124,4 +124,4 @@ def test_the_json_report_has_the_same_facts_and_is_versioned() -> None:
         "site_dirs": [SITE],
         "error": None,
     }
-    assert document["index"]["index_url"] == "https://index.invalid/simple"
+    assert document["index"]["index_url"] == "https://127.0.0.1:8443/simple"

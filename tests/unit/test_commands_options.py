@@ -40,14 +40,14 @@ def test_flags_not_given_are_none_so_the_layers_decide() -> None:
 def test_repeatable_flags_collect_every_value() -> None:
     args = _parse(
         "-r", "a.txt", "--requirement", "b.txt", "-c", "c.txt", "--system", "numpy",
-        "--system", "scipy", "--pypi", "attrs", "--extra-index-url", "https://x.invalid/simple",
+        "--system", "scipy", "--pypi", "attrs", "--extra-index-url", "https://127.0.0.1:8443/simple",
         "-vv", "-q",
     )  # fmt: skip
     assert args.requirement_files == ["a.txt", "b.txt"]
     assert args.constraint_files == ["c.txt"]
     assert args.system == ["numpy", "scipy"]
     assert args.pypi == ["attrs"]
-    assert args.extra_index_url == ["https://x.invalid/simple"]
+    assert args.extra_index_url == ["https://127.0.0.1:8443/simple"]
     assert (args.verbose, args.quiet) == (2, 1)
 
 
@@ -74,7 +74,7 @@ def test_plan_request_carries_the_flags_and_the_configuration(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SYSNATIVE_SYSTEM_CONFLICT", "wheel")
     args = _parse(
-        "numpy>=1.24", "--system", "SciPy", "--pypi", "attrs", "-i", "https://x.invalid/simple",
+        "numpy>=1.24", "--system", "SciPy", "--pypi", "attrs", "-i", "https://127.0.0.1:8443/simple",
         "--unpackaged-native", "error", "--refresh", "--python", "/venv/bin/python",
     )  # fmt: skip
     request = plan_request(args, effective_config(args))
@@ -83,7 +83,7 @@ def test_plan_request_carries_the_flags_and_the_configuration(
     assert request.policy.conflict is Fallback.WHEEL
     assert request.policy.force_system == frozenset({"scipy"})
     assert request.policy.force_pypi == frozenset({"attrs"})
-    assert request.index_url == "https://x.invalid/simple"
+    assert request.index_url == "https://127.0.0.1:8443/simple"
     assert request.refresh is True
     assert request.python == "/venv/bin/python"
     assert request.project_dir == tmp_path

@@ -44,10 +44,10 @@ def test_the_file_is_valid_pep_751() -> None:
         ("requests", "2.31.0"),
     ]
     requests = pylock.packages[1]
-    assert requests.index == "https://index.example.invalid/simple"
+    assert requests.index == "https://127.0.0.1:8443/simple"
     (file,) = requests.wheels or ()
     assert file.name == "requests-2.31.0-py3-none-any.whl"
-    assert file.url == "https://index.example.invalid/files/requests-2.31.0-py3-none-any.whl"
+    assert file.url == "https://127.0.0.1:8443/files/requests-2.31.0-py3-none-any.whl"
     assert file.size == 10
     assert file.hashes == {"sha256": "a" * 64}
 

@@ -115,7 +115,7 @@ def test_a_fresh_machine_installs_everything_of_the_lock() -> None:
     assert requests is not None
     assert requests.sha256 == "a" * 64
     assert requests.size == 10
-    assert requests.url == "https://index.example.invalid/files/requests-2.31.0-py3-none-any.whl"
+    assert requests.url == "https://127.0.0.1:8443/files/requests-2.31.0-py3-none-any.whl"
     assert p.notes == ("a note",)
 
 
